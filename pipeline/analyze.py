@@ -1,0 +1,44 @@
+"""The text stages chained: tag → event tree → node scores → conversation score.
+
+Pure: a conversation and an SOP in, an :class:`Analysis` out. The flow runs this once per
+conversation; the store writes what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from pipeline.events import Tagger, build_event_tree
+from pipeline.models import Analysis, Conversation, content_hash
+from pipeline.scoring import score_conversation, score_nodes
+from pipeline.sop import Sop
+
+#: Bumped when the code changes results for the same input, so stored results get rewritten.
+PIPELINE_VERSION = "1"
+
+
+def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
+    """Tag, build the event tree and score one conversation."""
+    events = tagger.tag(conversation, sop)
+    tree = build_event_tree(conversation, events, sop)
+    node_scores = score_nodes(conversation, events, tree, sop)
+    return Analysis(
+        conversation=conversation,
+        events=events,
+        tree=tree,
+        node_scores=node_scores,
+        conversation_score=score_conversation(events, node_scores, sop),
+        sop_version=sop.version,
+        tagger_name=tagger.name,
+    )
+
+
+def fingerprint(conversation: Conversation, sop: Sop, tagger: Tagger) -> str:
+    """What a stored analysis depends on. Equal fingerprints mean the stored rows are current.
+
+    The source path is left out: the same conversation exported twice under different file
+    names is the same conversation.
+    """
+    record = asdict(conversation)
+    record.pop("source_path")
+    return content_hash(record, sop.version, tagger.name, PIPELINE_VERSION)

@@ -1,0 +1,182 @@
+"""Prefect orchestration: thin wrappers around the stages, and the one place that writes.
+
+``process`` reads every export (one task per file), analyses every conversation (one task
+per conversation, run concurrently), and hands the results to the single :class:`Store`
+writer in the flow's own thread. A file or conversation that fails is recorded in the
+``failures`` table with its file, stage and error, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.settings import DEFAULT_DB, DEFAULT_REPS, DEFAULT_SOP, configure_prefect
+
+configure_prefect()
+
+from prefect import flow, get_run_logger, task  # noqa: E402  (settings must come first)
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from pipeline.analyze import analyze, fingerprint  # noqa: E402
+from pipeline.events import default_tagger  # noqa: E402
+from pipeline.ingest import (  # noqa: E402
+    IngestError,
+    Manifest,
+    SourceResult,
+    discover,
+    find_manifest,
+    load_manifest,
+    load_rep_directory,
+    read_source,
+)
+from pipeline.models import Analysis, Conversation  # noqa: E402
+from pipeline.sop import Sop, load_sop  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+
+# Errors worth another try: the file system or the machine hiccupped, the input is fine.
+_TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO, errno.ETIMEDOUT, errno.ESTALE}
+
+
+def is_transient(_task, _task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry I/O hiccups and time-outs, never bad input."""
+    try:
+        state.result()
+    except (IngestError, ValueError):
+        return False
+    except (TimeoutError, ConnectionError, InterruptedError, BlockingIOError):
+        return True
+    except OSError as exc:
+        return exc.errno in _TRANSIENT_ERRNOS
+    except Exception:  # noqa: BLE001 - any other error is a bug, not a hiccup
+        return False
+    return False
+
+
+@lru_cache(maxsize=4)
+def _cached_sop(path: str, mtime_ns: int) -> Sop:
+    return load_sop(path)
+
+
+def cached_sop(path: str) -> Sop:
+    """The SOP, loaded once per process and file version (tasks get paths, not objects)."""
+    return _cached_sop(path, Path(path).stat().st_mtime_ns)
+
+
+_TASK_OPTIONS = dict(retries=2, retry_delay_seconds=1, retry_condition_fn=is_transient,
+                     cache_policy=NO_CACHE, persist_result=False)
+
+
+@task(name="read-export", **_TASK_OPTIONS)
+def read_export(path: str, manifest: Manifest | None, reps_path: str | None) -> SourceResult:
+    """Read one export file into conversations (and per-conversation errors)."""
+    return read_source(path, manifest, load_rep_directory(reps_path))
+
+
+@task(name="analyze-conversation", **_TASK_OPTIONS)
+def analyze_conversation(conversation: Conversation, sop_path: str) -> Analysis:
+    """Tag, build the tree and score one conversation."""
+    return analyze(conversation, cached_sop(sop_path), default_tagger())
+
+
+@dataclass
+class RunSummary:
+    """What one run did; printed by the CLI and returned by the flow."""
+
+    run_id: str
+    processed: int = 0
+    skipped: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Manifest | None], list[tuple[str, IngestError]]]:
+    """The manifest that applies to each file's folder, and errors of manifests that failed."""
+    by_folder: dict[Path, Manifest | None] = {}
+    errors: list[tuple[str, IngestError]] = []
+    explicit_manifest = load_manifest(explicit) if explicit else None
+    for folder in sorted({path.parent for path in files}):
+        if explicit_manifest:
+            by_folder[folder] = explicit_manifest
+            continue
+        found = find_manifest(folder)
+        try:
+            by_folder[folder] = load_manifest(found) if found else None
+        except IngestError as exc:
+            by_folder[folder] = None
+            errors.append((str(folder), exc))
+    return by_folder, errors
+
+
+@flow(name="process")
+def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = str(DEFAULT_DB),
+            manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS)) -> RunSummary:
+    """Process conversation exports into the Keynode database.
+
+    Unchanged conversations (same content, metadata, SOP version and tagger) are skipped;
+    failures are recorded in the ``failures`` table and the batch continues.
+    """
+    logger = get_run_logger()
+    sop = load_sop(sop_path)  # a broken SOP stops the run at once: every result would be wrong
+    tagger = default_tagger()
+    run_id = uuid.uuid4().hex[:12]
+    summary = RunSummary(run_id=run_id)
+    files = discover(paths)
+    manifests, manifest_errors = _manifests(files, manifest_path)
+    logger.info("run %s: %d files, SOP %s, tagger %s", run_id, len(files), sop.version, tagger.name)
+
+    with Store(db_path) as store:
+        store.begin_run(run_id, sop.version, tagger.name, [str(p) for p in paths])
+
+        def fail(path: str, key: str | None, stage: str, error: BaseException) -> None:
+            message = str(error)
+            store.record_failure(run_id, path, key, stage, type(error).__name__, message)
+            summary.failures.append({"path": path, "key": key, "stage": stage, "error": message})
+            logger.warning("failed %s%s (%s): %s", path, f" [{key}]" if key else "", stage, message)
+
+        bad_folders = {folder: error for folder, error in manifest_errors}
+        readable = []
+        for path in files:
+            if str(path.parent) in bad_folders:
+                fail(str(path), None, "manifest", bad_folders[str(path.parent)])
+            else:
+                readable.append(path)
+        for manifest in {id(m): m for m in manifests.values() if m}.values():
+            for missing in sorted(f for f in manifest.files() if not Path(f).exists()):
+                fail(missing, None, "manifest", IngestError(
+                    manifest.path, "manifest", f"a row names {missing}, which does not exist",
+                    "fix the file name in the manifest or add the export"))
+
+        reads = [(path, read_export.submit(str(path), manifests.get(path.parent), reps_path)) for path in readable]
+        analyses = []
+        for path, future in reads:
+            result = future.result(raise_on_failure=False)
+            if isinstance(result, BaseException):
+                fail(str(path), None, getattr(result, "stage", "read"), result)
+                continue
+            for error in result.errors:
+                fail(error.path, error.key, error.stage, error)
+            for conversation in result.conversations:
+                stamp = fingerprint(conversation, sop, tagger)
+                if store.stored_fingerprint(conversation.conversation_id) == stamp:
+                    summary.skipped += 1
+                    continue
+                analyses.append((conversation, stamp, analyze_conversation.submit(conversation, sop_path)))
+
+        for conversation, stamp, future in analyses:
+            analysis = future.result(raise_on_failure=False)
+            if isinstance(analysis, BaseException):
+                fail(conversation.source_path, conversation.source_key, "analyze", analysis)
+                continue
+            store.write_analysis(analysis, run_id, stamp)
+            summary.processed += 1
+        store.finish_run(run_id, summary.processed, summary.skipped, summary.failed)
+    logger.info("run %s: %d processed, %d skipped unchanged, %d failed",
+                run_id, summary.processed, summary.skipped, summary.failed)
+    return summary

@@ -1,0 +1,17 @@
+"""The one error type every reader raises for bad input."""
+
+from __future__ import annotations
+
+
+class IngestError(ValueError):
+    """Bad input: names the file (and conversation, when one file holds several), what is wrong
+    and how to fix it. The flow records it in the ``failures`` table and goes on."""
+
+    def __init__(self, path: str, stage: str, problem: str, fix: str, key: str | None = None):
+        self.path = path
+        self.stage = stage
+        self.problem = problem
+        self.fix = fix
+        self.key = key
+        where = f"{path} [{key}]" if key else path
+        super().__init__(f"{where}: {problem}. Fix: {fix}.")

@@ -1,0 +1,167 @@
+"""The single writer of the Keynode database. No other module writes DuckDB.
+
+Every conversation is replaced as a whole inside one transaction (delete its rows, insert the
+new ones), so a reader or a crash never sees half a conversation, and writing the same
+analysis twice leaves the same rows. After writing, the store publishes a snapshot for readers
+(see ``snapshot.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline.models import Analysis, content_hash
+from pipeline.store.migrate import migrate
+from pipeline.store.snapshot import snapshot_path
+from pipeline.text import normalize
+
+log = logging.getLogger(__name__)
+
+# Child tables first: they are deleted before, and inserted after, the conversation row.
+_CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores")
+
+
+class Store:
+    """Owns the read-write connection. Use as a context manager; it migrates on open and
+    publishes a snapshot on close.
+
+    ``publish_interval_s`` bounds how stale the board's snapshot gets during a long batch.
+    """
+
+    def __init__(self, db_path: str | Path, publish_interval_s: float = 10.0):
+        self.db_path = Path(db_path)
+        self.publish_interval_s = publish_interval_s
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._last_publish = 0.0
+
+    def __enter__(self) -> Store:
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(self.db_path))
+        migrate(self._con)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.publish_snapshot(force=True)
+        finally:
+            self.con.close()
+            self._con = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise RuntimeError("the store is not open: use `with Store(path) as store:`")
+        return self._con
+
+    # -- runs ---------------------------------------------------------------------------
+    def begin_run(self, run_id: str, sop_version: str, tagger: str, inputs: list[str]) -> None:
+        """Record the start of a run."""
+        self.con.execute("INSERT INTO runs (run_id, started_at, sop_version, tagger, inputs) VALUES (?, ?, ?, ?, ?)",
+                         [run_id, datetime.now(), sop_version, tagger, inputs])
+
+    def finish_run(self, run_id: str, processed: int, skipped: int, failed: int) -> None:
+        """Record a run's counts when it ends."""
+        self.con.execute("UPDATE runs SET finished_at = ?, processed = ?, skipped = ?, failed = ? WHERE run_id = ?",
+                         [datetime.now(), processed, skipped, failed, run_id])
+
+    # -- conversations ------------------------------------------------------------------
+    def stored_fingerprint(self, conversation_id: str) -> str | None:
+        """The fingerprint the stored version of a conversation was made from, if any."""
+        row = self.con.execute("SELECT fingerprint FROM conversations WHERE conversation_id = ?",
+                               [conversation_id]).fetchone()
+        return row[0] if row else None
+
+    def write_analysis(self, analysis: Analysis, run_id: str, fingerprint: str) -> None:
+        """Replace every row of one conversation atomically."""
+        conversation = analysis.conversation
+        cid = conversation.conversation_id
+        meta = conversation.meta
+        times = [u.end_s if u.end_s is not None else u.start_s for u in conversation.utterances]
+        known_times = [t for t in times if t is not None]
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in (*_CONVERSATION_TABLES, "conversations"):
+                con.execute(f"DELETE FROM {table} WHERE conversation_id = ?", [cid])
+            con.execute(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [cid, conversation.source_path, conversation.source_key, conversation.source_format,
+                 meta.channel, conversation.language, meta.industry, meta.rep, meta.team, meta.customer,
+                 meta.deal_id, meta.stage, meta.outcome, meta.started_at, len(conversation.utterances),
+                 max(known_times) if known_times else None, fingerprint, analysis.sop_version,
+                 analysis.tagger_name, run_id, datetime.now()])
+            con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                [cid, u.index, u.speaker_role, u.speaker_name, u.start_s, u.end_s, u.text, normalize(u.text)]
+                for u in conversation.utterances])
+            if analysis.events:
+                con.executemany("INSERT INTO key_events VALUES (?, ?, ?, ?, ?, ?, ?)", [
+                    [cid, e.utterance_index, e.node_id, e.confidence, e.evidence, e.source, analysis.sop_version]
+                    for e in analysis.events])
+            if analysis.tree:
+                con.executemany("INSERT INTO event_tree VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    [cid, t.key, t.parent, t.kind, t.node_id, t.speaker_role, t.first_utterance,
+                     t.last_utterance, t.depth] for t in analysis.tree])
+            con.executemany("INSERT INTO node_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                [cid, s.node_id, s.status, *_dimension_values(s), s.total,
+                 json.dumps({d.dimension: d.explanation for d in s.dimensions}, ensure_ascii=False),
+                 json.dumps({d.dimension: d.evidence for d in s.dimensions}, ensure_ascii=False),
+                 s.tip, list(s.utterance_indexes), analysis.sop_version]
+                for s in analysis.node_scores])
+            score = analysis.conversation_score
+            con.execute("INSERT INTO conversation_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [cid, score.coverage, list(score.missing_required), score.order_conformance,
+                         list(score.node_order), score.total, analysis.sop_version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        self.resolve_failures(conversation.source_path, conversation.source_key)
+        self.publish_snapshot()
+
+    # -- failures -----------------------------------------------------------------------
+    def record_failure(self, run_id: str, source_path: str, source_key: str | None, stage: str,
+                       error_type: str, message: str) -> None:
+        """Record why a file or conversation could not be processed (shown on the board)."""
+        failure_id = content_hash(run_id, source_path, source_key, stage, message)
+        self.con.execute("DELETE FROM failures WHERE failure_id = ?", [failure_id])
+        self.con.execute("INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                         [failure_id, run_id, source_path, source_key, stage, error_type, message, datetime.now()])
+
+    def resolve_failures(self, source_path: str, source_key: str | None) -> None:
+        """Mark earlier failures of this source as resolved, since it now went through."""
+        self.con.execute(
+            "UPDATE failures SET resolved_at = now() WHERE resolved_at IS NULL AND source_path = ? "
+            "AND (source_key IS NULL OR source_key = ?)", [source_path, source_key])
+
+    # -- snapshot -----------------------------------------------------------------------
+    def publish_snapshot(self, force: bool = False) -> Path | None:
+        """Copy the database to its snapshot path atomically (at most every ``publish_interval_s``)."""
+        now = time.monotonic()
+        if not force and now - self._last_publish < self.publish_interval_s:
+            return None
+        target = snapshot_path(self.db_path)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.unlink(missing_ok=True)
+        database = self.con.execute("SELECT current_database()").fetchone()[0]
+        self.con.execute("CHECKPOINT")
+        self.con.execute(f"ATTACH '{temporary}' AS keynode_snapshot")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{database}" TO keynode_snapshot')
+        finally:
+            self.con.execute("DETACH keynode_snapshot")
+        os.replace(temporary, target)
+        self._last_publish = now
+        log.debug("published snapshot %s", target)
+        return target
+
+
+def _dimension_values(score) -> list[float | None]:
+    by_name = {d.dimension: d.score for d in score.dimensions}
+    return [by_name.get(name) for name in ("key_points", "communication_skill", "attitude", "customer_feedback")]

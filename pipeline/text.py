@@ -1,0 +1,118 @@
+"""Text normalisation and cue matching shared by the tagger and the scorer.
+
+Cues come from ``configs/sop.yaml``. A cue containing a CJK character matches as a substring
+(Chinese has no spaces to anchor on); any other cue matches whole words only, so "hi" does not
+fire inside "this". Both kinds are tried on every utterance, because sales chats code-switch.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# WeChat renders stickers and media as bracketed codes: [微笑], [图片], [Smile].
+_CHAT_CODE = re.compile(r"\[[^\[\]\s]{1,6}\]")
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text holds at least one Chinese character."""
+    return bool(_CJK.search(text))
+
+
+def normalize(text: str) -> str:
+    """Fold full-width forms (NFKC), lower-case, drop chat codes and squeeze white space."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = _CHAT_CODE.sub(" ", folded)
+    return re.sub(r"\s+", " ", folded).strip()
+
+
+def detect_language(texts: list[str] | tuple[str, ...]) -> str:
+    """``zh`` when at least 20% of the letters are Chinese characters, else ``en``."""
+    joined = "".join(texts)
+    cjk = len(_CJK.findall(joined))
+    latin = len(re.findall(r"[A-Za-z]", joined))
+    if cjk + latin == 0:
+        return "zh"
+    # Chinese chats carry English product names ("CRM", "SaaS"); one Chinese character
+    # carries about as much as a whole English word, hence the low threshold.
+    return "zh" if cjk / (cjk + latin) >= 0.2 else "en"
+
+
+def text_length(text: str, language: str) -> int:
+    """Length in the unit scoring uses: characters for Chinese, words for English."""
+    if language == "zh":
+        return len(re.sub(r"\s", "", text))
+    return len(text.split())
+
+
+@lru_cache(maxsize=4096)
+def cue_regex(cue: str) -> re.Pattern[str]:
+    """Compile one cue phrase the way :func:`normalize` d text is matched."""
+    cue = normalize(cue)
+    if has_cjk(cue):
+        return re.compile(re.escape(cue))
+    return re.compile(r"(?<![a-z0-9'])" + re.escape(cue) + r"(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class CueSet:
+    """Phrases and regular expressions that signal one thing (a node, a key point, a marker).
+
+    ``match`` returns the labels that fired: the cue itself, or ``re:<pattern>``; labels are
+    what the UI shows as evidence.
+    """
+
+    cues: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    def match(self, normalized_text: str) -> tuple[str, ...]:
+        """Every cue and pattern found in already-normalised text, in configuration order."""
+        hits = [cue for cue in self.cues if cue_regex(cue).search(normalized_text)]
+        hits.extend(
+            f"re:{pattern}" for pattern in self.patterns if _pattern(pattern).search(normalized_text)
+        )
+        return tuple(hits)
+
+    def __bool__(self) -> bool:
+        return bool(self.cues or self.patterns)
+
+
+@lru_cache(maxsize=1024)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(language: str):
+    # spaCy is imported lazily: the board and the CLI's --help should not pay for it.
+    import spacy
+
+    if language == "zh":
+        # jieba segmentation ships with its dictionary; no model download is involved.
+        return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+    return spacy.blank("en")
+
+
+# Words that carry no need of their own in sales talk, beyond spaCy's stop lists.
+_GENERIC_WORDS = frozenset({"我们", "你们", "您们", "这个", "那个", "就是", "现在", "然后", "可以", "一下",
+                            "什么", "怎么", "这样", "还是", "没有", "一个", "比较", "主要", "目前",
+                            "need", "want", "like", "just", "really", "right", "yeah", "okay"})
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Words that carry meaning (spaCy tokens; Chinese segmented by jieba), lower-cased.
+
+    Used to check whether a product introduction reuses what the customer said they need.
+    """
+    nlp = _tokenizer("zh" if has_cjk(text) else "en")
+    words = set()
+    for token in nlp(normalize(text)):
+        word = token.text
+        if token.is_stop or token.is_punct or token.like_num or word in _GENERIC_WORDS:
+            continue
+        if (has_cjk(word) and len(word) >= 2) or (word.isalpha() and len(word) >= 4):
+            words.add(word)
+    return frozenset(words)
