@@ -1,0 +1,92 @@
+"""One conversation: transcript with key events, the key-event tree, node scores and tips."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.graph import tree_dot
+from dashboards.i18n import node_label, node_order, t
+
+DIMENSIONS = ("key_points", "communication_skill", "attitude", "customer_feedback")
+
+st.title(t("conversation"))
+if not data.has_data():
+    st.info(t("no_data"))
+    st.stop()
+
+listing = data.conversations()
+labels = {row.conversation_id: f"{row.started_at:%Y-%m-%d %H:%M} · {row.rep} → {row.customer} ({row.outcome})"
+          if pd.notna(row.started_at) else f"{row.rep} → {row.customer}"
+          for row in listing.itertuples()}
+ids = list(labels)
+wanted = st.query_params.get("id")
+chosen = st.selectbox(t("pick_conversation"), ids, index=ids.index(wanted) if wanted in ids else 0,
+                      format_func=labels.__getitem__)
+st.query_params["id"] = chosen
+
+info = data.conversation(chosen)
+if info is None:
+    st.warning(t("not_found"))
+    st.stop()
+
+columns = st.columns(6)
+columns[0].metric(t("rep"), info["rep"] or "—")
+columns[1].metric(t("customer"), info["customer"] or "—")
+columns[2].metric(t("outcome"), info["outcome"] or "—")
+columns[3].metric(t("score"), f"{info['score']:.1f}")
+columns[4].metric(t("coverage"), f"{info['coverage']:.0%}")
+conformance = info["order_conformance"]
+columns[5].metric(t("order_conformance"), "—" if pd.isna(conformance) else f"{conformance:.0%}")
+missing = list(info["missing_required"])
+if missing:
+    st.warning(f"{t('missing')}: " + "、".join(node_label(node_id) for node_id in missing))
+st.caption(" · ".join(str(v) for v in (info["channel"], info["industry"], info["team"], info["deal_id"],
+                                         info["stage"], info["source_path"]) if v and not pd.isna(v)))
+
+transcript_tab, tree_tab, scores_tab = st.tabs([t("transcript"), t("tree"), t("node_scores")])
+
+transcript = data.utterances(chosen)
+with transcript_tab:
+    for row in transcript.itertuples():
+        avatar = {"rep": "🧑‍💼", "customer": "🙂"}.get(row.speaker_role, "⚙️")
+        with st.chat_message(name="assistant" if row.speaker_role == "rep" else "user", avatar=avatar):
+            when = "" if pd.isna(row.start_s) else f" · {int(row.start_s // 60):02d}:{int(row.start_s % 60):02d}"
+            badges = " ".join(f":orange-badge[{node_label(node_id)}]" for node_id in row.nodes)
+            st.markdown(f"**{row.speaker_name}** · #{row.utterance_index}{when} {badges}")
+            st.text(row.text)
+    with st.expander(t("evidence")):
+        events = data.key_events(chosen)
+        events["node_id"] = events["node_id"].map(node_label)
+        st.dataframe(events, hide_index=True)
+
+with tree_tab:
+    tree = data.event_tree(chosen)
+    if tree.empty:
+        st.info(t("no_events"))
+    else:
+        texts = dict(zip(transcript["utterance_index"], transcript["text"]))
+        st.graphviz_chart(tree_dot(tree, texts, node_label, missing), width="stretch")
+
+with scores_tab:
+    scores = data.node_scores(chosen)
+    order = {node_id: position for position, node_id in enumerate(node_order())}
+    scores = scores.assign(position=scores["node_id"].map(order)).sort_values("position")
+    table = scores[["node_id", "status", *DIMENSIONS, "total"]].copy()
+    table["node_id"] = table["node_id"].map(node_label)
+    table["status"] = table["status"].map(lambda status: t(f"status_{status}"))
+    st.dataframe(table, hide_index=True, column_config={
+        "node_id": t("node"), "status": "",
+        **{name: st.column_config.NumberColumn(t(name), format="%.0f") for name in (*DIMENSIONS, "total")},
+    })
+    for row in scores.itertuples():
+        if row.status == "not_applicable":
+            continue
+        with st.expander(f"{node_label(row.node_id)} · {t('total')} {row.total:.0f}"):
+            explanation = json.loads(row.explanation) if row.explanation else {}
+            for name in DIMENSIONS:
+                value = getattr(row, name)
+                shown = "—" if pd.isna(value) else f"{value:.0f}"
+                st.markdown(f"**{t(name)} {shown}** — {explanation.get(name, '')}")
+            st.info(f"{t('tip')}: {row.tip}")
