@@ -49,6 +49,7 @@ class SopNode:
     required: bool
     weight: float
     within_first: int | None
+    min_cues: int
     expects_answer: bool
     cues: CueSet
     negative_cues: CueSet
@@ -216,7 +217,7 @@ def _parse(document: Any, path: Path, raw_bytes: bytes) -> Sop:
     )
 
 
-_NODE_KEYS = ("id", "name", "order", "speaker", "required", "weight", "within_first",
+_NODE_KEYS = ("id", "name", "order", "speaker", "required", "weight", "within_first", "min_cues",
               "expects_answer", "cues", "patterns", "negative_cues", "key_points", "tips")
 _NODE_REQUIRED = ("id", "name", "order", "speaker", "required", "weight", "cues", "key_points", "tips")
 
@@ -252,6 +253,7 @@ def _parse_node(raw: Any, index: int, path: Path) -> SopNode:
         required=raw["required"],
         weight=_number(raw["weight"], where, "weight", float, 0),
         within_first=None if within_first is None else _number(within_first, where, "within_first", int, 1),
+        min_cues=_number(raw.get("min_cues", 1), where, "min_cues", int, 1),
         expects_answer=raw.get("expects_answer", False),
         cues=cues,
         negative_cues=CueSet(_by_language(raw.get("negative_cues", {}), where, "negative_cues")),

@@ -61,8 +61,8 @@ def cue_regex(cue: str) -> re.Pattern[str]:
 class CueSet:
     """Phrases and regular expressions that signal one thing (a node, a key point, a marker).
 
-    ``match`` returns the labels that fired: the cue itself, or ``re:<pattern>``; labels are
-    what the UI shows as evidence.
+    ``match`` returns the labels that fired: the cue itself, or ``re:<matched text>`` for a
+    pattern; labels are what the UI shows as evidence.
     """
 
     cues: tuple[str, ...] = ()
@@ -71,9 +71,11 @@ class CueSet:
     def match(self, normalized_text: str) -> tuple[str, ...]:
         """Every cue and pattern found in already-normalised text, in configuration order."""
         hits = [cue for cue in self.cues if cue_regex(cue).search(normalized_text)]
-        hits.extend(
-            f"re:{pattern}" for pattern in self.patterns if _pattern(pattern).search(normalized_text)
-        )
+        for pattern in self.patterns:
+            found = _pattern(pattern).search(normalized_text)
+            if found:
+                # The matched text reads better as evidence than the pattern itself.
+                hits.append(f"re:{found.group(0).strip()}")
         return tuple(hits)
 
     def __bool__(self) -> bool:

@@ -22,7 +22,7 @@ labels = {row.conversation_id: f"{row.started_at:%Y-%m-%d %H:%M} Â· {row.rep} â†
           for row in listing.itertuples()}
 ids = list(labels)
 wanted = st.query_params.get("id")
-chosen = st.selectbox(t("pick_conversation"), ids, index=ids.index(wanted) if wanted in ids else 0,
+chosen = st.selectbox(t("pick_conversation"), ids, index=ids.index(wanted) if wanted in ids else 0, key="pick",
                       format_func=labels.__getitem__)
 st.query_params["id"] = chosen
 

@@ -26,8 +26,8 @@ def _applies(node: SopNode, utterance: Utterance) -> bool:
 
 
 class RuleTagger:
-    """Tags an utterance with a node when one of the node's cues matches and none of its
-    negative cues does, and the speaker and position fit the node's configuration."""
+    """Tags an utterance with a node when at least ``min_cues`` of the node's cues match and
+    none of its negative cues does, and the speaker and position fit the node's configuration."""
 
     name = "rules.v1"
 
@@ -40,7 +40,8 @@ class RuleTagger:
                 if not _applies(node, utterance) or node.negative_cues.match(text):
                     continue
                 hits = node.cues.match(text)
-                if not hits:
+                # Some nodes need corroboration: "周六见" alone is a goodbye, not a next step.
+                if len(hits) < node.min_cues:
                     continue
                 confidence = min(_MAX_CONFIDENCE, _BASE_CONFIDENCE + _PER_EXTRA_CUE * (len(hits) - 1))
                 events.append(KeyEvent(
