@@ -13,7 +13,7 @@ with st.sidebar:
         "语言 / Language", options=list(LANGUAGES), format_func=LANGUAGES.__getitem__, key="lang")
 
 pages = [
-    st.Page("app_pages/overview.py", title=t("overview"), icon="📊", url_path="overview", default=True),
+    st.Page("app_pages/overview.py", title=t("overview"), icon="📊", default=True),
     st.Page("app_pages/conversations.py", title=t("conversations"), icon="🗂️", url_path="conversations"),
     st.Page("app_pages/conversation.py", title=t("conversation"), icon="💬", url_path="conversation"),
     st.Page("app_pages/search.py", title=t("search"), icon="🔎", url_path="search"),

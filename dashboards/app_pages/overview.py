@@ -40,4 +40,7 @@ else:
 
 run = data.last_run()
 if not run.empty:
-    st.caption(f"{t('last_run')}: " + ", ".join(f"{k}={v}" for k, v in run.iloc[0].items()))
+    last = run.iloc[0]
+    st.caption(f"{t('last_run')}: {last['started_at']:%Y-%m-%d %H:%M} · {t('processed')} {last['processed']} · "
+               f"{t('skipped')} {last['skipped']} · {t('failed')} {last['failed']} · "
+               f"SOP {last['sop_version']} · {last['tagger']}")
