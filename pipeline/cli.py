@@ -12,9 +12,12 @@ def _process(args: argparse.Namespace) -> int:
     from pipeline.flows import process  # imports Prefect: only when needed
     from pipeline.sop import SopError
 
+    from pipeline.transcribe.options import AsrOptions
+
     try:
         summary = process(paths=args.paths, sop_path=args.sop, db_path=args.db,
-                          manifest_path=args.manifest, reps_path=args.reps)
+                          manifest_path=args.manifest, reps_path=args.reps,
+                          asr_options=AsrOptions(model=args.model, beam_size=args.beam_size))
     except SopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -24,6 +27,40 @@ def _process(args: argparse.Namespace) -> int:
         key = f" [{failure['key']}]" if failure["key"] else ""
         print(f"  FAILED {failure['path']}{key} ({failure['stage']}): {failure['error']}")
     return 1 if summary.failures else 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.ingest import IngestError
+    from pipeline.ingest.metadata import ManifestRow
+    from pipeline.sop import load_sop
+    from pipeline.transcribe.model import ModelNotFoundError
+    from pipeline.transcribe.options import AsrOptions
+    from pipeline.transcribe.whisper import transcribe_recording
+
+    sop = load_sop(args.sop)
+    options = AsrOptions(model=args.model, beam_size=args.beam_size)
+    status = 0
+    for path in args.files:
+        row = ManifestRow(file=path, language=args.language, rep=args.rep, customer=args.customer,
+                          rep_channel=args.rep_channel)
+        try:
+            conversation = transcribe_recording(path, row, sop, options)
+        except (IngestError, ModelNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        for u in conversation.utterances:
+            if args.json:
+                print(json.dumps({"file": path, "role": u.speaker_role, "speaker": u.speaker_name,
+                                  "start_s": u.start_s, "end_s": u.end_s, "text": u.text,
+                                  "language": conversation.language, "role_confidence": u.role_confidence},
+                                 ensure_ascii=False))
+            else:
+                confidence = "" if u.role_confidence is None else f" ({u.role_confidence:.0%})"
+                print(f"[{u.start_s:7.2f}–{u.end_s:7.2f}] {u.speaker_role}{confidence} {u.speaker_name}: {u.text}")
+    return status
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -45,6 +82,12 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _asr_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="base",
+                        help="'base' (the packaged Whisper base) or a local CTranslate2 Whisper directory")
+    parser.add_argument("--beam-size", type=int, default=5, help="beam size (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keynode", description="Keynode conversation-intelligence pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     run.add_argument("--manifest", help="manifest file for all inputs (default: manifest.csv/.yaml in each folder)")
     run.add_argument("--reps", default=str(DEFAULT_REPS), help="rep directory (default: %(default)s)")
+    _asr_arguments(run)
     run.set_defaults(handler=_process)
+
+    transcribe = commands.add_parser("transcribe", help="transcribe call recordings and print the utterances")
+    transcribe.add_argument("files", nargs="+", help="recordings (wav, mp3, m4a, flac, ogg, amr)")
+    transcribe.add_argument("--json", action="store_true", help="one JSON object per utterance")
+    transcribe.add_argument("--language", choices=("zh", "en"), help="skip language detection")
+    transcribe.add_argument("--rep", help="the rep's name (helps mono role attribution)")
+    transcribe.add_argument("--customer", help="the customer's name")
+    transcribe.add_argument("--rep-channel", choices=("left", "right"), help="stereo: the rep's channel (default left)")
+    transcribe.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file, for role cues (default: %(default)s)")
+    _asr_arguments(transcribe)
+    transcribe.set_defaults(handler=_transcribe)
 
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

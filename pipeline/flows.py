@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from pipeline.analyze import analyze, fingerprint  # noqa: E402
 from pipeline.events import default_tagger  # noqa: E402
 from pipeline.ingest import (  # noqa: E402
+    AUDIO_EXTENSIONS,
     IngestError,
     Manifest,
     SourceResult,
@@ -33,9 +34,11 @@ from pipeline.ingest import (  # noqa: E402
     load_rep_directory,
     read_source,
 )
+from pipeline.ingest.metadata import ManifestRow  # noqa: E402
 from pipeline.models import Analysis, Conversation  # noqa: E402
 from pipeline.sop import Sop, load_sop  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from pipeline.transcribe.options import AsrOptions  # noqa: E402
 
 # Errors worth another try: the file system or the machine hiccupped, the input is fine.
 _TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.EIO, errno.ETIMEDOUT, errno.ESTALE}
@@ -74,6 +77,14 @@ _TASK_OPTIONS = dict(retries=2, retry_delay_seconds=1, retry_condition_fn=is_tra
 def read_export(path: str, manifest: Manifest | None, reps_path: str | None) -> SourceResult:
     """Read one export file into conversations (and per-conversation errors)."""
     return read_source(path, manifest, load_rep_directory(reps_path))
+
+
+@task(name="transcribe-recording", **_TASK_OPTIONS)
+def transcribe_call(path: str, row: ManifestRow | None, sop_path: str, options: AsrOptions) -> SourceResult:
+    """Transcribe one call recording (model loaded once per worker process)."""
+    from pipeline.transcribe.whisper import transcribe_recording  # the audio extra
+
+    return SourceResult(path, (transcribe_recording(path, row, cached_sop(sop_path), options),), ())
 
 
 @task(name="analyze-conversation", **_TASK_OPTIONS)
@@ -116,7 +127,8 @@ def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Mani
 
 @flow(name="process")
 def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = str(DEFAULT_DB),
-            manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS)) -> RunSummary:
+            manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS),
+            asr_options: AsrOptions = AsrOptions()) -> RunSummary:
     """Process conversation exports into the Keynode database.
 
     Unchanged conversations (same content, metadata, SOP version and tagger) are skipped;
@@ -153,7 +165,14 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     manifest.path, "manifest", f"a row names {missing}, which does not exist",
                     "fix the file name in the manifest or add the export"))
 
-        reads = [(path, read_export.submit(str(path), manifests.get(path.parent), reps_path)) for path in readable]
+        def submit(path: Path):
+            manifest = manifests.get(path.parent)
+            if path.suffix.lower() in AUDIO_EXTENSIONS:
+                row = manifest.lookup(path, None) if manifest else None
+                return transcribe_call.submit(str(path), row, sop_path, asr_options)
+            return read_export.submit(str(path), manifest, reps_path)
+
+        reads = [(path, submit(path)) for path in readable]
         analyses = []
         for path, future in reads:
             result = future.result(raise_on_failure=False)

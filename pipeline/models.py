@@ -26,11 +26,23 @@ LANGUAGES: tuple[str, ...] = ("zh", "en")
 
 
 @dataclass(frozen=True)
+class Word:
+    """One recognised word of a recording, in seconds from its start."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One spoken turn or one chat message.
 
     ``start_s``/``end_s`` are seconds from the start of the conversation when the source
     knows them (call transcripts: both; chat exports: ``start_s`` from the message time).
+    ``role_confidence`` is set when the role was inferred (mono recordings), 0.5–1.0; None
+    when the source stated it. ``words`` carries word timestamps of transcribed audio.
     """
 
     index: int
@@ -39,6 +51,8 @@ class Utterance:
     text: str
     start_s: float | None = None
     end_s: float | None = None
+    role_confidence: float | None = None
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,23 @@ class ConversationMeta:
 
 
 @dataclass(frozen=True)
+class TranscriptInfo:
+    """How a recording became text: recorded with every transcript, so results can be traced
+    to the model and options that produced them."""
+
+    audio_sha256: str
+    duration_s: float
+    channels: int
+    channels_transcribed: int  # 1 for mono and for two identical channels
+    sample_rate: int
+    model: str
+    compute_type: str
+    options: tuple[tuple[str, object], ...]
+    language_probability: float
+    role_method: str  # stereo_channels | mono_cues
+
+
+@dataclass(frozen=True)
 class Conversation:
     """A whole conversation with its metadata, as read from one source.
 
@@ -73,6 +104,7 @@ class Conversation:
     source_format: str
     meta: ConversationMeta
     utterances: tuple[Utterance, ...]
+    transcript: TranscriptInfo | None = None
 
     @property
     def language(self) -> str:

@@ -35,7 +35,7 @@ from pipeline.models import Conversation, ConversationMeta, Utterance, content_h
 from pipeline.text import detect_language
 
 __all__ = [
-    "IngestError", "Manifest", "RepDirectory", "SourceResult", "TEXT_EXTENSIONS",
+    "AUDIO_EXTENSIONS", "IngestError", "Manifest", "RepDirectory", "SourceResult", "TEXT_EXTENSIONS",
     "build_conversation", "discover", "find_manifest", "load_manifest", "load_rep_directory",
     "read_source",
 ]
@@ -77,8 +77,8 @@ def read_source(path: str | Path, manifest: Manifest | None = None,
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in AUDIO_EXTENSIONS:
-        raise IngestError(str(path), "ingest", "audio recordings cannot be transcribed by this version",
-                          "transcribe the call first or use a version of Keynode with the audio stage")
+        raise IngestError(str(path), "ingest", "a recording is not a text export",
+                          "process it with `keynode process` or `keynode transcribe`, which transcribe audio")
     if suffix not in TEXT_EXTENSIONS:
         raise IngestError(str(path), "ingest", f"unsupported file type {suffix or '(none)'!r}",
                           f"use one of {', '.join(TEXT_EXTENSIONS)} (see docs/formats.md)")

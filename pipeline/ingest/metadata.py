@@ -41,6 +41,7 @@ class ManifestRow:
     stage: str | None = None
     outcome: str | None = None
     started_at: datetime | None = None
+    rep_channel: str | None = None  # stereo recordings: which channel is the rep (left/right)
 
 
 MANIFEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ManifestRow))
@@ -73,7 +74,7 @@ def metadata_row(raw: dict, path: str, where: str) -> ManifestRow:
             values[column] = text
     if "file" not in values:
         raise IngestError(path, "manifest", f"{where} has no 'file'", "name the export file of every row")
-    allowed = {"channel": CHANNELS, "language": LANGUAGES, "outcome": OUTCOMES}
+    allowed = {"channel": CHANNELS, "language": LANGUAGES, "outcome": OUTCOMES, "rep_channel": ("left", "right")}
     for column, choices in allowed.items():
         if column in values and values[column] not in choices:
             raise IngestError(path, "manifest", f"{where}: {column} {values[column]!r} is not allowed",

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -90,34 +91,47 @@ class Store:
         try:
             for table in (*_CONVERSATION_TABLES, "conversations"):
                 con.execute(f"DELETE FROM {table} WHERE conversation_id = ?", [cid])
-            con.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [cid, conversation.source_path, conversation.source_key, conversation.source_format,
-                 meta.channel, conversation.language, meta.industry, meta.rep, meta.team, meta.customer,
-                 meta.deal_id, meta.stage, meta.outcome, meta.started_at, len(conversation.utterances),
-                 max(known_times) if known_times else None, fingerprint, analysis.sop_version,
-                 analysis.tagger_name, run_id, datetime.now()])
-            con.executemany("INSERT INTO utterances VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                [cid, u.index, u.speaker_role, u.speaker_name, u.start_s, u.end_s, u.text, normalize(u.text)]
-                for u in conversation.utterances])
-            if analysis.events:
-                con.executemany("INSERT INTO key_events VALUES (?, ?, ?, ?, ?, ?, ?)", [
-                    [cid, e.utterance_index, e.node_id, e.confidence, e.evidence, e.source, analysis.sop_version]
-                    for e in analysis.events])
-            if analysis.tree:
-                con.executemany("INSERT INTO event_tree VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                    [cid, t.key, t.parent, t.kind, t.node_id, t.speaker_role, t.first_utterance,
-                     t.last_utterance, t.depth] for t in analysis.tree])
-            con.executemany("INSERT INTO node_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                [cid, s.node_id, s.status, *_dimension_values(s), s.total,
-                 json.dumps({d.dimension: d.explanation for d in s.dimensions}, ensure_ascii=False),
-                 json.dumps({d.dimension: d.evidence for d in s.dimensions}, ensure_ascii=False),
-                 s.tip, list(s.utterance_indexes), analysis.sop_version]
-                for s in analysis.node_scores])
+            _insert(con, "conversations", [{
+                "conversation_id": cid, "source_path": conversation.source_path,
+                "source_key": conversation.source_key, "source_format": conversation.source_format,
+                "channel": meta.channel, "language": conversation.language, "industry": meta.industry,
+                "rep": meta.rep, "team": meta.team, "customer": meta.customer, "deal_id": meta.deal_id,
+                "stage": meta.stage, "outcome": meta.outcome, "started_at": meta.started_at,
+                "utterance_count": len(conversation.utterances),
+                "duration_s": max(known_times) if known_times else None, "fingerprint": fingerprint,
+                "sop_version": analysis.sop_version, "tagger": analysis.tagger_name, "run_id": run_id,
+                "processed_at": datetime.now(),
+                "transcript": json.dumps(asdict(conversation.transcript), ensure_ascii=False)
+                if conversation.transcript else None,
+            }])
+            _insert(con, "utterances", [{
+                "conversation_id": cid, "utterance_index": u.index, "speaker_role": u.speaker_role,
+                "speaker_name": u.speaker_name, "start_s": u.start_s, "end_s": u.end_s, "text": u.text,
+                "text_normalized": normalize(u.text), "role_confidence": u.role_confidence,
+                "words": json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in u.words],
+                                    ensure_ascii=False) if u.words else None,
+            } for u in conversation.utterances])
+            _insert(con, "key_events", [{
+                "conversation_id": cid, "utterance_index": e.utterance_index, "node_id": e.node_id,
+                "confidence": e.confidence, "evidence": e.evidence, "source": e.source,
+                "sop_version": analysis.sop_version} for e in analysis.events])
+            _insert(con, "event_tree", [{
+                "conversation_id": cid, "tree_key": t.key, "parent_key": t.parent, "kind": t.kind,
+                "node_id": t.node_id, "speaker_role": t.speaker_role, "first_utterance": t.first_utterance,
+                "last_utterance": t.last_utterance, "depth": t.depth} for t in analysis.tree])
+            _insert(con, "node_scores", [{
+                "conversation_id": cid, "node_id": s.node_id, "status": s.status,
+                **_dimension_values(s), "total": s.total,
+                "explanation": json.dumps({d.dimension: d.explanation for d in s.dimensions}, ensure_ascii=False),
+                "evidence": json.dumps({d.dimension: d.evidence for d in s.dimensions}, ensure_ascii=False),
+                "tip": s.tip, "utterance_indexes": list(s.utterance_indexes),
+                "sop_version": analysis.sop_version} for s in analysis.node_scores])
             score = analysis.conversation_score
-            con.execute("INSERT INTO conversation_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [cid, score.coverage, list(score.missing_required), score.order_conformance,
-                         list(score.node_order), score.total, analysis.sop_version])
+            _insert(con, "conversation_scores", [{
+                "conversation_id": cid, "coverage": score.coverage,
+                "missing_required": list(score.missing_required), "order_conformance": score.order_conformance,
+                "node_order": list(score.node_order), "total": score.total,
+                "sop_version": analysis.sop_version}])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -162,6 +176,15 @@ class Store:
         return target
 
 
-def _dimension_values(score) -> list[float | None]:
+def _dimension_values(score) -> dict[str, float | None]:
     by_name = {d.dimension: d.score for d in score.dimensions}
-    return [by_name.get(name) for name in ("key_points", "communication_skill", "attitude", "customer_feedback")]
+    return {name: by_name.get(name) for name in ("key_points", "communication_skill", "attitude", "customer_feedback")}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
+    """Insert rows given as dicts, naming the columns (tables grow by migrations)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+                    [[row[column] for column in columns] for row in rows])
