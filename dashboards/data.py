@@ -146,11 +146,20 @@ def conversation(conversation_id: str) -> dict | None:
 def utterances(conversation_id: str) -> pd.DataFrame:
     """The transcript, with the node ids tagged on each utterance."""
     return query("""SELECT u.utterance_index, u.speaker_role, u.speaker_name, u.start_s, u.end_s, u.text,
+                           u.role_confidence,
                            coalesce(list(e.node_id ORDER BY e.node_id) FILTER (WHERE e.node_id IS NOT NULL),
                                     []::VARCHAR[]) AS nodes
                     FROM utterances u LEFT JOIN key_events e USING (conversation_id, utterance_index)
                     WHERE u.conversation_id = ?
                     GROUP BY ALL ORDER BY u.utterance_index""", (conversation_id,))
+
+
+def recording(info: dict) -> Path | None:
+    """The call recording of a transcribed conversation, if the file is still there."""
+    if info.get("source_format") != "audio":
+        return None
+    path = Path(info["source_path"])
+    return path if path.is_file() else None
 
 
 def key_events(conversation_id: str) -> pd.DataFrame:

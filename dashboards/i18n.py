@@ -75,6 +75,9 @@ _STRINGS: dict[str, dict[str, str]] = {
     "role_other": {"zh": "系统", "en": "System"},
     "reply": {"zh": "回应", "en": "reply"},
     "conversations_count": {"zh": "会话数", "en": "Conversations"},
+    "play_from": {"zh": "从关键事件处播放录音", "en": "Play the recording from a key event"},
+    "play_start": {"zh": "从头播放", "en": "From the start"},
+    "role_confidence": {"zh": "角色置信度", "en": "role confidence"},
 }
 
 

@@ -48,13 +48,28 @@ st.caption(" · ".join(str(v) for v in (info["channel"], info["industry"], info[
 transcript_tab, tree_tab, scores_tab = st.tabs([t("transcript"), t("tree"), t("node_scores")])
 
 transcript = data.utterances(chosen)
+
+
+def clock(seconds: float) -> str:
+    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
+
+
 with transcript_tab:
+    audio = data.recording(info)
+    if audio is not None:
+        tagged = transcript[transcript["nodes"].map(len) > 0]
+        starts = {f"#{r.utterance_index} {clock(r.start_s)} " + "、".join(node_label(n) for n in r.nodes): r.start_s
+                  for r in tagged.itertuples() if not pd.isna(r.start_s)}
+        jump = st.selectbox(t("play_from"), [t("play_start"), *starts], key="play_from")
+        st.audio(str(audio), start_time=int(starts.get(jump, 0)))
     for row in transcript.itertuples():
         avatar = {"rep": "🧑‍💼", "customer": "🙂"}.get(row.speaker_role, "⚙️")
         with st.chat_message(name="assistant" if row.speaker_role == "rep" else "user", avatar=avatar):
-            when = "" if pd.isna(row.start_s) else f" · {int(row.start_s // 60):02d}:{int(row.start_s % 60):02d}"
+            when = "" if pd.isna(row.start_s) else f" · {clock(row.start_s)}"
             badges = " ".join(f":orange-badge[{node_label(node_id)}]" for node_id in row.nodes)
-            st.markdown(f"**{row.speaker_name}** · #{row.utterance_index}{when} {badges}")
+            unsure = ("" if pd.isna(row.role_confidence) else
+                      f" :gray-badge[{t('role_confidence')} {row.role_confidence:.0%}]")
+            st.markdown(f"**{row.speaker_name}** · #{row.utterance_index}{when} {badges}{unsure}")
             st.text(row.text)
     with st.expander(t("evidence")):
         events = data.key_events(chosen)

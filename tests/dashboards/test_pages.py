@@ -11,8 +11,10 @@ from dashboards.graph import tree_dot
 from pipeline.analyze import analyze, fingerprint
 from pipeline.events import RuleTagger
 from pipeline.ingest import discover, find_manifest, load_manifest, load_rep_directory, read_source
+from pipeline.ingest.metadata import ManifestRow
 from pipeline.sop import load_sop
 from pipeline.store import Store
+from pipeline.transcribe.whisper import transcribe_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -34,9 +36,13 @@ def sample_db(tmp_path_factory) -> Path:
             for conversation in read_source(path, manifest, reps).conversations:
                 store.write_analysis(analyze(conversation, sop, tagger), "test",
                                      fingerprint(conversation, sop, tagger))
+        call = transcribe_recording(ROOT / "tests" / "data" / "audio" / "en_stereo_2spk.wav",
+                                    ManifestRow(file="call", language="en", rep="Emily Carter", customer="Sam"),
+                                    sop, cache_dir=tmp_path_factory.mktemp("transcripts"))
+        store.write_analysis(analyze(call, sop, tagger), "test", fingerprint(call, sop, tagger))
         store.record_failure("test", "broken.json", None, "parse", "IngestError",
                              "broken.json: invalid JSON at line 1. Fix: fix the JSON syntax.")
-        store.finish_run("test", 26, 0, 1)
+        store.finish_run("test", 27, 0, 1)
     return db
 
 
@@ -61,7 +67,7 @@ def test_every_page_explains_what_to_run_when_there_is_no_data(page, tmp_path, m
 def test_overview_counts_the_stored_rows_and_lists_open_failures(sample_db, monkeypatch):
     app = _page("overview", sample_db, monkeypatch)
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["会话数"] == "26"
+    assert metrics["会话数"] == "27"
     assert metrics["未解决的失败"] == "1"
     coverage, failures = app.dataframe[0].value, app.dataframe[1].value
     assert list(coverage["节点"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
@@ -70,7 +76,7 @@ def test_overview_counts_the_stored_rows_and_lists_open_failures(sample_db, monk
 
 def test_conversation_list_filters_by_rep(sample_db, monkeypatch):
     app = _page("conversations", sample_db, monkeypatch)
-    assert len(app.dataframe[0].value) == 26
+    assert len(app.dataframe[0].value) == 27
     app.multiselect[0].select("David Lin").run()
     reps = set(app.dataframe[0].value["rep"])
     assert reps == {"David Lin"}
@@ -126,3 +132,18 @@ def test_tree_dot_nests_answers_and_marks_missed_nodes():
     assert 'n0 [label="price_objection #3\\n太贵了 \\"真的\\""' in dot
     assert "n0 -> n1 [style=dashed];" in dot
     assert 'missing0 [label="next_step ✗"' in dot and "n1 -> missing0" not in dot and "n0 -> missing0" in dot
+
+
+def test_a_call_recording_plays_from_a_key_event(sample_db, monkeypatch):
+    import duckdb
+
+    from pipeline.store import snapshot_path
+
+    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
+        (wanted,) = con.execute("SELECT conversation_id FROM conversations WHERE source_format = 'audio'").fetchone()
+    app = _page("conversation", sample_db, monkeypatch, id=wanted)
+    audio = app.get("audio")
+    assert len(audio) == 1
+    assert audio[0].proto.start_time == 0
+    names = [message.name for message in app.chat_message]
+    assert names == ["user", "assistant"]  # the customer's turn starts first, then the rep's
