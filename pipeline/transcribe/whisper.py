@@ -18,7 +18,7 @@ from pipeline.ingest.errors import IngestError
 from pipeline.ingest.metadata import ManifestRow
 from pipeline.models import Conversation, ConversationMeta, TranscriptInfo, Utterance, Word, content_hash
 from pipeline.sop import Sop
-from pipeline.transcribe.audio import decode, file_sha256, probe
+from pipeline.transcribe.audio import WHISPER_RATE, decode, file_sha256, probe
 from pipeline.transcribe.model import ModelLocation, resolve_model
 from pipeline.transcribe.options import AsrOptions
 from pipeline.transcribe.roles import attribute_roles
@@ -45,10 +45,16 @@ def _words(segment) -> tuple[Word, ...]:
     return tuple(Word(round(w.start, 3), round(w.end, 3), w.word, round(w.probability, 3)) for w in segment.words or ())
 
 
-def transcribe_channel(model, samples, language: str | None, options: AsrOptions) -> dict:
-    """Transcribe one channel; returns the JSON-able form that the transcript cache stores."""
+def transcribe_channel(model, samples, language: str | None, options: AsrOptions, label: str = "") -> dict:
+    """Transcribe one channel; returns the JSON-able form that the transcript cache stores.
+
+    A progress bar counts audio minutes on a terminal (``label`` names the file/channel).
+    """
+    from tqdm import tqdm
+
     if language is None:
         language, _probability, _all = model.detect_language(samples)
+    minutes = len(samples) / WHISPER_RATE / 60
     with _TRANSCRIBE_LOCK:  # CTranslate2 already uses every core: run one decode at a time
         segments, info = model.transcribe(
             samples, language=language, beam_size=options.beam_size, temperature=options.temperature,
@@ -56,8 +62,13 @@ def transcribe_channel(model, samples, language: str | None, options: AsrOptions
             # Conditioning on the previous text is what turns one error into a repetition loop.
             condition_on_previous_text=False,
             initial_prompt=ZH_PROMPT if language == "zh" else None)
-        raw = [AsrSegment(s.start, s.end, s.text, _words(s), s.no_speech_prob, s.avg_logprob, s.compression_ratio)
-               for s in segments]
+        raw = []
+        # disable=None: a bar on a terminal, nothing in CI logs.
+        with tqdm(total=round(minutes, 2), unit="audio min", desc=label, disable=None, leave=False) as bar:
+            for s in segments:  # a generator: decoding happens while we iterate
+                raw.append(AsrSegment(s.start, s.end, s.text, _words(s), s.no_speech_prob, s.avg_logprob,
+                                      s.compression_ratio))
+                bar.update(round(min(s.end / 60, minutes) - bar.n, 2))
     kept, dropped = drop_hallucinations(raw)
     for segment, reason in dropped:
         log.info("dropped segment %.1f–%.1f s (%s): %r", segment.start_s, segment.end_s, reason, segment.text)
@@ -99,10 +110,10 @@ def transcribe_channels(path: Path, channels: int, model: ModelLocation, options
         # Two identical channels (e.g. a mono speech saved as stereo) hold one mixed signal.
         arrays = arrays[:1]
     results = []
-    for array in arrays:
+    for number, array in enumerate(arrays, start=1):
         # The first channel's language decides the second's: one call, one language.
         results.append(transcribe_channel(whisper, array, language or (results[0]["language"] if results else None),
-                                          options))
+                                          options, f"{path.name} [{number}/{len(arrays)}]"))
     cache_dir.mkdir(parents=True, exist_ok=True)
     temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
