@@ -23,11 +23,12 @@ def tree_dot(tree: pd.DataFrame, utterance_texts: dict[int, str], label: Callabl
              missing: list[str] = ()) -> str:
     """DOT for a stored event tree: top-level nodes chained in time order, answers nested
     under what they answer, and missed required nodes drawn as dashed gaps at the end."""
-    lines = ["digraph keynode {", "rankdir=LR;", 'node [shape=box, style="rounded,filled", fontsize=10];']
+    lines = ["digraph keynode {", "rankdir=TB;", "nodesep=0.15;", "ranksep=0.25;",
+             'node [shape=box, style="rounded,filled", fontsize=11];']
     top_level: list[str] = []
     for row in tree.itertuples(index=False):
         name = f"n{row.tree_key}"
-        excerpt = utterance_texts.get(row.first_utterance, "")[:24]
+        excerpt = utterance_texts.get(row.first_utterance, "")[:20]
         span = (f"#{row.first_utterance}" if row.first_utterance == row.last_utterance
                 else f"#{row.first_utterance}-{row.last_utterance}")
         title = label(row.node_id) if row.kind == "occurrence" else label(None)

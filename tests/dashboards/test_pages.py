@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dashboards.graph import tree_dot
 from pipeline.analyze import analyze, fingerprint
 from pipeline.events import RuleTagger
-from pipeline.ingest import discover, find_manifest, load_manifest, load_rep_directory, read_source
+from pipeline.ingest import TEXT_EXTENSIONS, discover, find_manifest, load_manifest, load_rep_directory, read_source
 from pipeline.ingest.metadata import ManifestRow
 from pipeline.sop import load_sop
 from pipeline.store import Store
@@ -33,6 +33,8 @@ def sample_db(tmp_path_factory) -> Path:
     with Store(db) as store:
         store.begin_run("test", sop.version, tagger.name, [str(samples)])
         for path in discover([samples]):
+            if path.suffix not in TEXT_EXTENSIONS:
+                continue  # sample calls: one transcribed recording below is enough here
             for conversation in read_source(path, manifest, reps).conversations:
                 store.write_analysis(analyze(conversation, sop, tagger), "test",
                                      fingerprint(conversation, sop, tagger))
