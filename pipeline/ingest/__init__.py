@@ -93,6 +93,10 @@ def read_source(path: str | Path, manifest: Manifest | None = None,
             errors.append(item)
             continue
         row = manifest.lookup(path, item.key) if manifest else None
+        if manifest and row is None and item.key is not None and len(items) == 1:
+            # A one-conversation file's row leaves conversation_key empty (docs/formats.md), even
+            # when the export names its conversation (a JSON object's "conversation_key").
+            row = manifest.lookup(path, None)
         try:
             conversations.append(build_conversation(item, str(path), fmt, row, reps or RepDirectory({})))
         except IngestError as exc:

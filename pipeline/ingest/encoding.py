@@ -4,12 +4,18 @@ Chinese exports come as UTF-8, UTF-8 with a BOM (Excel, Windows Notepad) or GB18
 (older Windows tools). We detect rather than guess: a BOM is trusted, strict UTF-8 is tried
 next, and a Chinese legacy encoding is accepted only when the detector agrees. Anything else
 is an error that names the file and how to fix it, never silently mangled text.
+
+The detector is asked to choose among the Chinese encodings only: left free, it calls short
+GBK files cp949 or Big5 (a few GBK characters are also valid Big5 and Korean bytes), which
+rejected or, worse, silently garbled them. GB18030 wins a tie, and its reading must look like
+simplified Chinese (mostly GB2312 characters), so Japanese or binary bytes are still refused.
 """
 
 from __future__ import annotations
 
 import codecs
 import logging
+import re
 from pathlib import Path
 
 from charset_normalizer import from_bytes
@@ -27,17 +33,28 @@ _BIG5_FAMILY = {"big5", "big5hkscs", "cp950"}
 def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     """Return ``(text, encoding)`` for the bytes of ``path``; raise :class:`IngestError` if unsure."""
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, "read", f"the file starts with a UTF-8 byte order mark but byte "
+                              f"{exc.start + len(codecs.BOM_UTF8)} is not valid UTF-8 (mixed encodings in one file?)",
+                              "re-save the whole file in one encoding, preferably UTF-8") from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, "read", f"the file starts with a UTF-16 byte order mark but byte {exc.start} "
+                              "is not valid UTF-16", "re-save the file as UTF-8") from exc
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    best = from_bytes(data).best()
+    # Only the encodings we would accept compete; on equal chaos GB18030 (mainland exports) wins.
+    matches = list(from_bytes(data, cp_isolation=["gb18030", "big5"]))
+    best = min(matches, key=lambda match: (match.chaos, match.encoding != "gb18030"), default=None)
     guess = best.encoding.lower().replace("-", "").replace("_", "") if best else ""
     normalized_family = {name.replace("_", "") for name in _GB_FAMILY}
-    if guess in normalized_family:
+    if guess in normalized_family and _looks_simplified(str(best)):
         encoding = "gb18030"
     elif guess in {name.replace("_", "") for name in _BIG5_FAMILY}:
         encoding = "big5"
@@ -45,7 +62,8 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
         raise IngestError(
             path, "read",
             f"the file is not valid UTF-8 (byte {utf8_error.start}) and its encoding could not be "
-            f"detected as a Chinese encoding (detector: {best.encoding if best else 'no guess'})",
+            f"detected as a Chinese encoding (detector: "
+            f"{f'{best.encoding}, which does not read as Chinese text' if best else 'no guess'})",
             "re-save the file as UTF-8 (in Excel: 'CSV UTF-8'; in Notepad: Save as → UTF-8)")
     try:
         text = data.decode(encoding)
@@ -55,6 +73,25 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
             "(mixed encodings in one file?)", "re-save the whole file in one encoding, preferably UTF-8") from exc
     log.info("%s: decoded as %s (detected %s)", path, encoding, best.encoding if best else "?")
     return text, encoding
+
+
+_HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _looks_simplified(text: str) -> bool:
+    """True when most Chinese characters of a GB18030 reading are GB2312 (common simplified)
+    characters; other bytes read as GB18030 (Shift-JIS, binary) give rare extension characters."""
+    hanzi = _HANZI.findall(text)
+    common = sum(1 for char in hanzi if _encodes(char, "gb2312"))
+    return bool(hanzi) and common / len(hanzi) > 0.5
+
+
+def _encodes(char: str, encoding: str) -> bool:
+    try:
+        char.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_text(path: str | Path) -> tuple[str, str]:

@@ -48,10 +48,12 @@ def parse_wechat(text: str, path: str) -> list[RawConversation]:
             speaker = match["name"].strip()
             sent_at = parse_time(f"{match['date']} {match['time']}", f"{path}:{line_number}")
             body = []
+        elif _DAY_SEPARATOR.match(line):
+            continue  # skipped everywhere: before the first header it is not a title line either
         elif speaker is None:
             if line.strip():
                 preamble.append(line)
-        elif not _DAY_SEPARATOR.match(line):
+        else:
             body.append(line.rstrip())
     flush()
 
