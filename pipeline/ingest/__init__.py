@@ -43,7 +43,8 @@ __all__ = [
 TEXT_EXTENSIONS: dict[str, str] = {".txt": "wechat", ".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".amr")
 # Files that sit beside exports and are not conversations.
-_IGNORED_NAMES = {name for name in MANIFEST_NAMES} | {"readme.md", "license", ".ds_store"}
+# references.jsonl: ground-truth transcripts of sample calls (scripts/eval_asr.py), not an export.
+_IGNORED_NAMES = {name for name in MANIFEST_NAMES} | {"readme.md", "license", ".ds_store", "references.jsonl"}
 _IGNORED_SUFFIXES = {".md", ".yaml", ".yml"}
 _SYSTEM_SPEAKERS = {"系统消息", "系统", "system", "system message"}
 
@@ -142,7 +143,7 @@ def build_conversation(raw: RawConversation, path: str, fmt: str, row: ManifestR
         )
         for index, (message, role) in enumerate(zip(raw.messages, roles))
     )
-    rep = rep_name or next(u.speaker_name for u in utterances if u.speaker_role == "rep")
+    rep = rep_name or reps.canonical(next(u.speaker_name for u in utterances if u.speaker_role == "rep"))
     customer = next((u.speaker_name for u in utterances if u.speaker_role == "customer"), None)
 
     def pick(name: str, fallback: object = None) -> object:

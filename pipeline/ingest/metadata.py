@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -120,15 +120,21 @@ def find_manifest(folder: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class RepDirectory:
-    """The company's reps: name (and aliases) → team."""
+    """The company's reps: name or alias → (canonical name, team)."""
 
     teams_by_name: dict[str, str | None]
+    canonical_names: dict[str, str] = field(default_factory=dict)
 
     def is_rep(self, name: str) -> bool:
         return name in self.teams_by_name
 
     def team_of(self, name: str) -> str | None:
         return self.teams_by_name.get(name)
+
+    def canonical(self, name: str) -> str:
+        """The rep's directory name for an alias ("Emily" → "Emily Carter"), so per-rep
+        reports are not split by how a rep signs their messages."""
+        return self.canonical_names.get(name, name)
 
 
 def load_rep_directory(path: str | Path | None) -> RepDirectory:
@@ -144,10 +150,12 @@ def load_rep_directory(path: str | Path | None) -> RepDirectory:
         raise IngestError(str(path), "config", "expected 'reps:' with a list of {name, team, aliases}",
                           "see docs/formats.md")
     teams: dict[str, str | None] = {}
+    canonical: dict[str, str] = {}
     for number, entry in enumerate(document.get("reps", []), start=1):
         if not isinstance(entry, dict) or "name" not in entry or set(entry) - {"name", "team", "aliases"}:
             raise IngestError(str(path), "config", f"rep {number} needs 'name' and only name/team/aliases",
                               "see docs/formats.md")
         for name in [entry["name"], *entry.get("aliases", [])]:
             teams[str(name)] = entry.get("team")
-    return RepDirectory(teams)
+            canonical[str(name)] = str(entry["name"])
+    return RepDirectory(teams, canonical)

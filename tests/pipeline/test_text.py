@@ -87,3 +87,13 @@ def test_content_words_english_drop_stop_words_short_words_and_numbers():
 
 def test_content_words_ignore_chat_codes_and_case():
     assert content_words("Pipeline [Smile] PIPELINE pipeline") == {"pipeline"}
+
+
+def test_clock_time_pattern_of_next_step_works_next_to_chinese():
+    from pathlib import Path
+
+    from pipeline.sop import load_sop
+
+    next_step = load_sop(Path(__file__).resolve().parents[2] / "configs" / "sop.yaml").node("next_step")
+    assert "re:3pm" in next_step.cues.match(normalize("明天3pm见，我把demo账号发你"))
+    assert not any(hit.startswith("re:") and "pm" in hit for hit in next_step.cues.match(normalize("rpm 3000")))

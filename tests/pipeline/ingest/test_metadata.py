@@ -193,10 +193,12 @@ def test_team_is_filled_from_the_rep_directory(tmp_path, reps, team):
     assert (conversation.meta.rep, conversation.meta.team) == ("王磊", team)
 
 
-def test_team_of_an_alias(tmp_path):
+def test_a_rep_signing_with_an_alias_is_stored_under_the_directory_name(tmp_path):
     path = _write(tmp_path / "chat.txt", "2024-04-16 10:05:00 Emily\nHi Sarah\n\n2024-04-16 10:06:00 Sarah\nHi\n")
     [conversation] = read_source(path, None, REPS).conversations
-    assert (conversation.meta.rep, conversation.meta.team, conversation.meta.customer) == ("Emily", "华东一组", "Sarah")
+    assert (conversation.meta.rep, conversation.meta.team, conversation.meta.customer) == (
+        "Emily Carter", "华东一组", "Sarah")
+    assert conversation.utterances[0].speaker_name == "Emily"  # the transcript keeps what was written
 
 
 def test_started_at_comes_from_the_first_message_when_nobody_gives_it(tmp_path):

@@ -96,7 +96,7 @@ def test_rep_directory_decides_without_a_manifest(tmp_path):
     path = _write(tmp_path / "chat.txt", _chat(("李女士", "你好"), ("David", "Hello"), ("李女士", "在吗")))
     [conversation] = read_source(path, None, REPS).conversations
     assert _roles(conversation) == [("李女士", "customer"), ("David", "rep"), ("李女士", "customer")]
-    assert (conversation.meta.rep, conversation.meta.team, conversation.meta.customer) == ("David", "华南二组", "李女士")
+    assert (conversation.meta.rep, conversation.meta.team, conversation.meta.customer) == ("David Lin", "华南二组", "李女士")
 
 
 def test_explicit_role_column_wins_over_the_directory(tmp_path):
@@ -193,3 +193,9 @@ def test_sample_languages_are_detected_without_the_manifest():
             declared[row.language] += 1
             assert conversation.meta.language == row.language, (path.name, conversation.source_key)
     assert detected == declared == {"zh": 19, "en": 7}
+
+
+def test_ground_truth_references_beside_sample_calls_are_not_exports(tmp_path):
+    (tmp_path / "references.jsonl").write_text("{}\n", encoding="utf-8")
+    (tmp_path / "call.mp3").write_bytes(b"")
+    assert discover([tmp_path]) == [tmp_path / "call.mp3"]
