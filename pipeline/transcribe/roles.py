@@ -6,8 +6,8 @@ A mono recording has one stream of turns, and we infer roles from two kinds of e
 - **what is said**, scored per turn (log-odds, positive = rep): the rep names themself or
   addresses the customer by name; SOP cues of rep-side nodes (opening, product intro) and of
   customer-side nodes (approval, price objection); a discovery question;
-- **turn structure**: the speaker tends to change at a long pause and less so at a sentence
-  boundary inside continuous speech.
+- **turn structure**: the speaker is more likely to change across a longer silence
+  (:func:`switch_probability`).
 
 A two-state hidden Markov model combines them; the forward-backward posterior of the chosen
 role is its confidence. Low confidence is stored and shown on the board, never hidden.
@@ -30,9 +30,18 @@ REP_NODE_CUE = 1.0
 CUSTOMER_NODE_CUE = -1.5
 DISCOVERY_QUESTION = 0.8
 MAX_EVIDENCE = 6.0
-# Probability that the speaker changed between two turns.
-SWITCH_AFTER_PAUSE = 0.75
-SWITCH_AFTER_SENTENCE = 0.35
+# Probability that the speaker changed between two turns, from the silence between them: a
+# logistic curve, 0.5 at 0.35 s, bounded so that words can still overrule the timing. Turn
+# gaps in calls run 0.2–0.8 s; a speaker's pauses between sentences are mostly shorter.
+SWITCH_MIDPOINT_S = 0.35
+SWITCH_SLOPE_S = 0.1
+SWITCH_MIN, SWITCH_MAX = 0.2, 0.85
+
+
+def switch_probability(gap_s: float) -> float:
+    """Probability that the speaker changed across a silence of ``gap_s`` seconds."""
+    logistic = 1 / (1 + math.exp(-(gap_s - SWITCH_MIDPOINT_S) / SWITCH_SLOPE_S))
+    return min(SWITCH_MAX, max(SWITCH_MIN, logistic))
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,10 @@ def turn_evidence(text: str, sop: Sop, rep_name: str | None, customer_name: str 
     return max(-MAX_EVIDENCE, min(MAX_EVIDENCE, score))
 
 
-def attribute_roles(texts: list[str], long_pause_before: list[bool], sop: Sop,
+def attribute_roles(texts: list[str], gaps_s: list[float], sop: Sop,
                     rep_name: str | None = None, customer_name: str | None = None) -> list[RoleGuess]:
-    """Roles of consecutive mono turns. ``long_pause_before[i]`` says whether turn ``i`` began
-    after a pause (rather than at a sentence boundary in continuous speech)."""
+    """Roles of consecutive mono turns; ``gaps_s[i]`` is the silence before turn ``i`` (the
+    first is ignored)."""
     if not texts:
         return []
     evidence = [turn_evidence(text, sop, rep_name, customer_name, i) for i, text in enumerate(texts)]
@@ -79,7 +88,7 @@ def attribute_roles(texts: list[str], long_pause_before: list[bool], sop: Sop,
     emit = [(1 / (1 + math.exp(-e)), 1 / (1 + math.exp(e))) for e in evidence]
 
     def transition(i: int) -> tuple[tuple[float, float], tuple[float, float]]:
-        switch = SWITCH_AFTER_PAUSE if long_pause_before[i] else SWITCH_AFTER_SENTENCE
+        switch = switch_probability(gaps_s[i])
         return (1 - switch, switch), (switch, 1 - switch)
 
     forward = [(0.5 * emit[0][0], 0.5 * emit[0][1])]

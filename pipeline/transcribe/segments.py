@@ -105,6 +105,16 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+_FULL_WIDTH = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；"}
+_ASCII_AFTER_HANZI = re.compile(r"(?<=[\u3400-\u9fff])([,?!:;])")
+
+
+def chinese_punctuation(text: str) -> str:
+    """Whisper writes ASCII punctuation in Mandarin ("您好,我是王磊。"); use the full-width
+    forms a Chinese reader expects after a Chinese character."""
+    return _ASCII_AFTER_HANZI.sub(lambda match: _FULL_WIDTH[match.group(1)], text)
+
+
 def _join(words: list[Word]) -> str:
     # faster-whisper keeps the leading space of English words and none for Chinese.
     return "".join(word.text for word in words).strip()

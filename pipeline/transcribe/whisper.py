@@ -22,7 +22,14 @@ from pipeline.transcribe.audio import WHISPER_RATE, decode, file_sha256, probe
 from pipeline.transcribe.model import ModelLocation, resolve_model
 from pipeline.transcribe.options import AsrOptions
 from pipeline.transcribe.roles import attribute_roles
-from pipeline.transcribe.segments import AsrSegment, Turn, drop_hallucinations, to_simplified, words_to_turns
+from pipeline.transcribe.segments import (
+    AsrSegment,
+    Turn,
+    chinese_punctuation,
+    drop_hallucinations,
+    to_simplified,
+    words_to_turns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +81,7 @@ def transcribe_channel(model, samples, language: str | None, options: AsrOptions
         log.info("dropped segment %.1f–%.1f s (%s): %r", segment.start_s, segment.end_s, reason, segment.text)
     words = [word for segment in kept for word in segment.words]
     if language == "zh":
-        words = [Word(w.start_s, w.end_s, to_simplified(w.text), w.probability) for w in words]
+        words = [Word(w.start_s, w.end_s, chinese_punctuation(to_simplified(w.text)), w.probability) for w in words]
     return {"language": language, "language_probability": round(info.language_probability, 3),
             "words": [asdict(word) for word in words],
             "dropped": [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text, "reason": r} for s, r in dropped]}
@@ -91,8 +98,12 @@ def is_dual_mono(left, right, min_correlation: float = 0.98) -> bool:
     return float(np.corrcoef(left, right)[0, 1]) >= min_correlation
 
 
+# Bumped when post-processing (filters, T→S, punctuation) changes what the cache holds.
+CACHE_FORMAT = 2
+
+
 def _cache_path(cache_dir: Path, audio_sha256: str, model: ModelLocation, options: AsrOptions, language: str | None) -> Path:
-    key = content_hash(audio_sha256, model.name, options.decoding(), language)
+    key = content_hash(audio_sha256, model.name, options.decoding(), language, CACHE_FORMAT)
     return cache_dir / f"{audio_sha256[:16]}-{key}.json"
 
 
@@ -158,8 +169,8 @@ def transcribe_recording(path: str | Path, row: ManifestRow | None, sop: Sop, op
         role_method = "stereo_channels"
     else:
         turns = _turns(channels[0], options, split_sentences=True)
-        pauses = [i == 0 or turns[i].start_s - turns[i - 1].end_s > options.pause_s for i in range(len(turns))]
-        guesses = attribute_roles([turn.text for turn in turns], pauses, sop,
+        gaps = [0.0] + [turns[i].start_s - turns[i - 1].end_s for i in range(1, len(turns))]
+        guesses = attribute_roles([turn.text for turn in turns], gaps, sop,
                                   row.rep if row else None, row.customer if row else None)
         timeline = [(guess.role, guess.confidence, turn) for guess, turn in zip(guesses, turns)]
         role_method = "mono_cues"

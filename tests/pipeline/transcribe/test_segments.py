@@ -72,6 +72,13 @@ def test_traditional_output_becomes_simplified():
     assert to_simplified("Hello 123") == "Hello 123"
 
 
+def test_mandarin_gets_full_width_punctuation_english_keeps_its_own():
+    from pipeline.transcribe.segments import chinese_punctuation
+
+    assert chinese_punctuation("您好,我是王磊,现在方便吗?") == "您好，我是王磊，现在方便吗？"
+    assert chinese_punctuation("Hi, is this Sam?") == "Hi, is this Sam?"
+
+
 def test_error_rates_normalise_case_script_and_punctuation():
     assert cer("广州市房地产中介协会分析", "廣州市佛地产中间协会分析。") == pytest.approx(2 / 12)
     assert wer("ASK NOT WHAT YOUR COUNTRY", "Ask not, what your country!") == 0.0
