@@ -9,6 +9,9 @@ A mono recording has one stream of turns, and we infer roles from two kinds of e
 - **turn structure**: the speaker is more likely to change across a longer silence
   (:func:`switch_probability`).
 
+- **voice**: turns are clustered by a spectral fingerprint (:mod:`voices`); the cluster
+  whose words lean towards the rep is the rep's voice;
+
 A two-state hidden Markov model combines them; the forward-backward posterior of the chosen
 role is its confidence. Low confidence is stored and shown on the board, never hidden.
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pipeline.scoring.metrics import is_question
 from pipeline.sop import Sop
 from pipeline.text import normalize
+from pipeline.transcribe.voices import VoiceClusters
 
 # Evidence weights (log-odds for "rep"). Naming oneself is near-conclusive; a single SOP cue
 # is a hint.
@@ -30,6 +34,8 @@ REP_NODE_CUE = 1.0
 CUSTOMER_NODE_CUE = -1.5
 DISCOVERY_QUESTION = 0.8
 MAX_EVIDENCE = 6.0
+# Most a clearly separated voice can add for a turn.
+VOICE_WEIGHT = 3.0
 # Probability that the speaker changed between two turns, from the silence between them: a
 # logistic curve, 0.5 at 0.35 s, bounded so that words can still overrule the timing. Turn
 # gaps in calls run 0.2–0.8 s; a speaker's pauses between sentences are mostly shorter.
@@ -77,13 +83,26 @@ def turn_evidence(text: str, sop: Sop, rep_name: str | None, customer_name: str 
     return max(-MAX_EVIDENCE, min(MAX_EVIDENCE, score))
 
 
-def attribute_roles(texts: list[str], gaps_s: list[float], sop: Sop,
-                    rep_name: str | None = None, customer_name: str | None = None) -> list[RoleGuess]:
+def voice_evidence(text_evidence: list[float], voices: VoiceClusters) -> list[float]:
+    """Log-odds for "rep" from the voice clusters: the cluster whose turns' words lean towards
+    the rep is the rep's voice. Weighted by how distinct the voices are and how clearly the
+    words decide which voice is whose, so two similar voices or a wordless call add little."""
+    lean = sum(e if label == 0 else -e for e, label in zip(text_evidence, voices.labels))
+    rep_cluster = 0 if lean >= 0 else 1
+    strength = VOICE_WEIGHT * min(1.0, voices.separation / 2) * math.tanh(abs(lean) / 4)
+    return [strength * min(1.0, 3 * margin) * (1 if label == rep_cluster else -1)
+            for label, margin in zip(voices.labels, voices.margins)]
+
+
+def attribute_roles(texts: list[str], gaps_s: list[float], sop: Sop, rep_name: str | None = None,
+                    customer_name: str | None = None, voices: VoiceClusters | None = None) -> list[RoleGuess]:
     """Roles of consecutive mono turns; ``gaps_s[i]`` is the silence before turn ``i`` (the
-    first is ignored)."""
+    first is ignored); ``voices`` are the turns' voice clusters, when they could be measured."""
     if not texts:
         return []
     evidence = [turn_evidence(text, sop, rep_name, customer_name, i) for i, text in enumerate(texts)]
+    if voices is not None:
+        evidence = [e + v for e, v in zip(evidence, voice_evidence(evidence, voices))]
     # Emission likelihoods for (rep, customer) from the log-odds.
     emit = [(1 / (1 + math.exp(-e)), 1 / (1 + math.exp(e))) for e in evidence]
 

@@ -22,6 +22,7 @@ from pipeline.transcribe.audio import WHISPER_RATE, decode, file_sha256, probe
 from pipeline.transcribe.model import ModelLocation, resolve_model
 from pipeline.transcribe.options import AsrOptions
 from pipeline.transcribe.roles import attribute_roles
+from pipeline.transcribe.voices import cluster_voices, turn_fingerprint
 from pipeline.transcribe.segments import (
     AsrSegment,
     Turn,
@@ -170,8 +171,10 @@ def transcribe_recording(path: str | Path, row: ManifestRow | None, sop: Sop, op
     else:
         turns = _turns(channels[0], options, split_sentences=True)
         gaps = [0.0] + [turns[i].start_s - turns[i - 1].end_s for i in range(1, len(turns))]
+        samples = decode(path, split_stereo=False)  # seconds of work, next to minutes of ASR
+        voices = cluster_voices([turn_fingerprint(samples, t.start_s, t.end_s) for t in turns])
         guesses = attribute_roles([turn.text for turn in turns], gaps, sop,
-                                  row.rep if row else None, row.customer if row else None)
+                                  row.rep if row else None, row.customer if row else None, voices)
         timeline = [(guess.role, guess.confidence, turn) for guess, turn in zip(guesses, turns)]
         role_method = "mono_cues"
     if not timeline:
