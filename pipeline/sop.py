@@ -241,7 +241,7 @@ def _parse_node(raw: Any, index: int, path: Path) -> SopNode:
     if not isinstance(raw["key_points"], list) or not raw["key_points"]:
         raise where.error("key_points", "expected a non-empty list of key points")
     tips = _mapping(raw["tips"], where, "tips", ("missed", "key_points"), ("missed", "key_points"))
-    key_points = tuple(_parse_key_point(item, where, raw["speaker"]) for item in raw["key_points"])
+    key_points = tuple(_parse_key_point(item, where) for item in raw["key_points"])
     point_ids = [point.point_id for point in key_points]
     if len(set(point_ids)) != len(point_ids):
         raise where.error("key_points", "duplicate key point id")
@@ -262,11 +262,13 @@ def _parse_node(raw: Any, index: int, path: Path) -> SopNode:
     )
 
 
-def _parse_key_point(raw: Any, where: _Where, node_speaker: str) -> KeyPoint:
+def _parse_key_point(raw: Any, where: _Where) -> KeyPoint:
     raw = _mapping(raw, where, "key_points[]", ("id", "name", "cues", "patterns", "speaker", "check"),
                    ("id", "name"))
     key = f"key_points.{raw['id']}"
-    speaker = raw.get("speaker", "rep" if node_speaker == "any" else node_speaker)
+    # Scoring measures the rep's execution, so a checklist item is the rep's unless it says
+    # otherwise, also for customer nodes (the rep's answer to a price objection).
+    speaker = raw.get("speaker", "rep")
     if speaker not in SPEAKERS:
         raise where.error(f"{key}.speaker", f"expected one of {', '.join(SPEAKERS)}")
     check = raw.get("check")

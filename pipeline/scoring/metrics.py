@@ -10,6 +10,10 @@ from pipeline.sop import ScoringConfig
 from pipeline.text import normalize, text_length
 
 _QUESTION_END = re.compile(r"(吗|呢|么|嘛)[。.!！~～]*$")
+# Of those particles only 吗/嘛 (and 么 written for 吗) ask for a yes or a no. 呢 closes
+# wh-questions too ("你们现在用什么系统呢？"), and a 么 after 什/怎 is the end of 什么/怎么/为什么
+# ("您最看重的是什么？"): checking open questions against _QUESTION_END counted those as closed.
+_YES_NO_END = re.compile(r"(吗|嘛|(?<![什怎])么)[。.!！~～]*$")
 
 
 def is_question(text: str) -> bool:
@@ -27,22 +31,34 @@ def question_kind(text: str, scoring: ScoringConfig) -> str | None:
         return None
     norm = normalize(text)
     is_open = bool(scoring.open_question_cues.match(norm))
-    if is_open and not _QUESTION_END.search(norm.rstrip("?？ ")):
+    if is_open and not _YES_NO_END.search(norm.rstrip("?？ ")):
         return "open"
     return "closed"
 
 
 def turn_of(conversation: Conversation, index: int) -> list[Utterance]:
-    """The run of consecutive utterances by the same speaker role around ``index``."""
+    """The run of consecutive utterances by the same speaker role around ``index``.
+
+    System (``other``) lines inside the run are stepped over and left out, as in the event
+    tree's turns: a "你撤回了一条消息" between two rep messages does not end the rep's turn
+    (otherwise ``next_turn_role`` would name the rep as the side that answered the rep).
+    """
     utterances = conversation.utterances
     role = utterances[index].speaker_role
-    first = index
-    while first > 0 and utterances[first - 1].speaker_role == role:
-        first -= 1
-    last = index
-    while last + 1 < len(utterances) and utterances[last + 1].speaker_role == role:
-        last += 1
-    return list(utterances[first:last + 1])
+    if role == "other":
+        return [utterances[index]]
+    first = last = index
+    for position in range(index - 1, -1, -1):
+        if utterances[position].speaker_role not in (role, "other"):
+            break
+        if utterances[position].speaker_role == role:
+            first = position
+    for position in range(index + 1, len(utterances)):
+        if utterances[position].speaker_role not in (role, "other"):
+            break
+        if utterances[position].speaker_role == role:
+            last = position
+    return [u for u in utterances[first:last + 1] if u.speaker_role == role]
 
 
 def longest_rep_turn(conversation: Conversation, indexes: Iterable[int]) -> int:

@@ -40,7 +40,10 @@ class Store:
         self.db_path = Path(db_path)
         self.publish_interval_s = publish_interval_s
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._last_publish = 0.0
+        # "Never published": time.monotonic() starts at an arbitrary point (the machine's uptime
+        # on Linux), so 0.0 would hold back the first snapshot on a machine up for less than
+        # one interval.
+        self._last_publish = float("-inf")
 
     def __enter__(self) -> Store:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)

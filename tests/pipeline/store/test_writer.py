@@ -1,0 +1,242 @@
+"""The single writer: whole-conversation replacement, failures, and the read snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+
+import duckdb
+import pytest
+
+from pipeline.analyze import analyze
+from pipeline.events import RuleTagger
+from pipeline.models import TranscriptInfo, Utterance, Word
+from pipeline.store import Store, read_snapshot, snapshot_path
+
+writer_module = importlib.import_module("pipeline.store.writer")
+
+CONVERSATION_TABLES = ("conversations", "utterances", "key_events", "event_tree", "node_scores",
+                       "conversation_scores")
+
+
+def _dump(con, table: str, exclude: tuple[str, ...] = ()) -> list[tuple]:
+    """Every row of a table, sorted, without the excluded columns."""
+    columns = [row[0] for row in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall() if row[0] not in exclude]
+    return con.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL").fetchall()
+
+
+def _dumps(con, exclude: tuple[str, ...] = ("processed_at",)) -> dict[str, list[tuple]]:
+    return {table: _dump(con, table, exclude) for table in CONVERSATION_TABLES}
+
+
+def _counts(con) -> dict[str, int]:
+    return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in CONVERSATION_TABLES}
+
+
+@pytest.fixture
+def analysis(sales_chat, sop):
+    return analyze(sales_chat, sop, RuleTagger())
+
+
+@pytest.fixture
+def other_analysis(make_conversation, sop):
+    conversation = make_conversation([("rep", "您好，我是王磊"), ("customer", "你好")],
+                                     conversation_id="other-chat", source_path="other.json")
+    return analyze(conversation, sop, RuleTagger())
+
+
+# The sales chat: 12 utterances, 7 events, 11 tree nodes, 6 node scores, 1 conversation score.
+SALES_CHAT_COUNTS = {"conversations": 1, "utterances": 12, "key_events": 7, "event_tree": 11,
+                     "node_scores": 6, "conversation_scores": 1}
+
+
+def test_written_rows(tmp_path, analysis, sop):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analysis, "run-1", "fp-1")
+        con = store.con
+        assert _counts(con) == SALES_CHAT_COUNTS
+        assert con.execute("SELECT conversation_id, source_path, language, utterance_count, duration_s, "
+                           "fingerprint, sop_version, tagger, run_id, transcript FROM conversations").fetchone() == (
+            "sales-chat", "test.json", "zh", 12, None, "fp-1", sop.version, "rules.v1", "run-1", None)
+        assert con.execute("SELECT speaker_role, text, text_normalized FROM utterances "
+                           "WHERE utterance_index = 3").fetchone() == (
+            "customer", "现在都用Excel，销售一离职客户就带走了，很头疼。", "现在都用excel,销售一离职客户就带走了,很头疼。")
+        assert con.execute("SELECT utterance_index, confidence, source FROM key_events "
+                           "WHERE node_id = 'next_step'").fetchall() == [(10, 0.9, "rule:next_step/安排,演示,周四,re:三点")]
+        assert con.execute("SELECT tree_key, parent_key, kind, node_id, first_utterance, depth FROM event_tree "
+                           "WHERE tree_key IN (7, 8) ORDER BY tree_key").fetchall() == [
+            (7, None, "occurrence", "price_objection", 7, 0), (8, 7, "reply", None, 8, 1)]
+        row = con.execute("SELECT status, key_points, communication_skill, attitude, customer_feedback, total, "
+                          "utterance_indexes, explanation, evidence FROM node_scores WHERE node_id = 'opening'").fetchone()
+        assert row[:7] == ("present", 100.0, 66.7, 100.0, 100.0, 91.7, [0])
+        assert json.loads(row[7])["communication_skill"] == "开放式提问 0/1；最长一段讲解 32 字（上限 120）；1/1 处让对方回应"
+        assert json.loads(row[8])["communication_skill"] == {"open_questions": 0.0, "monologue": 1.0, "turn_taking": 1.0}
+        assert con.execute("SELECT status, key_points, total, utterance_indexes FROM node_scores "
+                           "WHERE node_id = 'customer_needs'").fetchone() == ("present", 20.0, 60.5, [2, 3])
+        assert con.execute("SELECT coverage, missing_required, order_conformance, node_order, total "
+                           "FROM conversation_scores").fetchone() == (
+            1.0, [], 1.0, ["opening", "customer_needs", "product_intro", "customer_approval", "price_objection",
+                           "next_step"], 82.7)
+
+
+def test_rewriting_the_same_analysis_leaves_the_same_rows(tmp_path, analysis, other_analysis):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analysis, "run-1", "fp-1")
+        store.write_analysis(other_analysis, "run-1", "fp-2")
+        counts, dumps = _counts(store.con), _dumps(store.con)
+        store.write_analysis(analysis, "run-1", "fp-1")
+        assert _counts(store.con) == counts
+        assert _dumps(store.con) == dumps
+    assert counts == {"conversations": 2, "utterances": 14, "key_events": 8, "event_tree": 13,
+                      "node_scores": 12, "conversation_scores": 2}
+
+
+def test_a_changed_conversation_replaces_all_its_rows(tmp_path, analysis, make_conversation, sop):
+    shorter = make_conversation([(u.speaker_role, u.text) for u in analysis.conversation.utterances[:4]],
+                                conversation_id="sales-chat")
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analysis, "run-1", "fp-1")
+        store.write_analysis(analyze(shorter, sop, RuleTagger()), "run-2", "fp-2")
+        assert _counts(store.con) == {"conversations": 1, "utterances": 4, "key_events": 3, "event_tree": 4,
+                                      "node_scores": 6, "conversation_scores": 1}
+        assert store.stored_fingerprint("sales-chat") == "fp-2"
+        assert store.stored_fingerprint("unknown") is None
+
+
+def test_a_failure_mid_write_leaves_the_previous_rows(tmp_path, analysis, other_analysis, make_conversation,
+                                                       sop, monkeypatch):
+    shorter = make_conversation([(u.speaker_role, u.text) for u in analysis.conversation.utterances[:4]],
+                                conversation_id="sales-chat")
+    replacement = analyze(shorter, sop, RuleTagger())
+    real_insert = writer_module._insert
+
+    def insert_then_crash(con, table, rows):
+        if table == "node_scores":  # conversations, utterances, key_events, event_tree already replaced
+            raise RuntimeError("disk full")
+        real_insert(con, table, rows)
+
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analysis, "run-1", "fp-1")
+        store.write_analysis(other_analysis, "run-1", "fp-2")
+        before = _dumps(store.con, exclude=())
+        monkeypatch.setattr(writer_module, "_insert", insert_then_crash)
+        with pytest.raises(RuntimeError, match="disk full"):
+            store.write_analysis(replacement, "run-2", "fp-3")
+        assert _dumps(store.con, exclude=()) == before
+        assert store.stored_fingerprint("sales-chat") == "fp-1"
+        # The connection is usable afterwards: the transaction was rolled back, not left open.
+        monkeypatch.setattr(writer_module, "_insert", real_insert)
+        store.write_analysis(replacement, "run-2", "fp-3")
+        assert store.stored_fingerprint("sales-chat") == "fp-3"
+        assert _counts(store.con)["utterances"] == 4 + 2
+
+
+def test_transcript_words_and_role_confidence_are_stored_as_json(tmp_path, analysis):
+    transcript = TranscriptInfo(audio_sha256="ab" * 32, duration_s=12.5, channels=2, channels_transcribed=2,
+                                sample_rate=16000, model="base", compute_type="int8",
+                                options=(("beam_size", 5),), language_probability=0.98,
+                                role_method="stereo_channels")
+    first = analysis.conversation.utterances[0]
+    timed = Utterance(index=0, speaker_role="rep", speaker_name=first.speaker_name, text=first.text, start_s=0.5,
+                      end_s=3.0, role_confidence=0.9, words=(Word(0.5, 1.0, "李总", 0.75),))
+    conversation = dataclasses.replace(analysis.conversation, transcript=transcript,
+                                       utterances=(timed, *analysis.conversation.utterances[1:]))
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(dataclasses.replace(analysis, conversation=conversation), "run-1", "fp-1")
+        stored, duration = store.con.execute("SELECT transcript, duration_s FROM conversations").fetchone()
+        assert json.loads(stored)["options"] == [["beam_size", 5]]
+        assert json.loads(stored)["role_method"] == "stereo_channels"
+        assert duration == 3.0
+        assert store.con.execute("SELECT start_s, end_s, role_confidence, words FROM utterances "
+                                 "WHERE utterance_index = 0").fetchone() == (0.5, 3.0, 0.9, '[[0.5, 1.0, "李总", 0.75]]')
+        assert store.con.execute("SELECT count(*) FROM utterances WHERE words IS NULL").fetchone() == (11,)
+
+
+def test_runs_are_recorded(tmp_path, sop):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.begin_run("run-1", sop.version, "rules.v1", ["data/samples"])
+        assert store.con.execute("SELECT processed, finished_at FROM runs").fetchone() == (None, None)
+        store.finish_run("run-1", 3, 2, 1)
+        assert store.con.execute("SELECT run_id, sop_version, tagger, inputs, processed, skipped, failed, "
+                                 "finished_at IS NOT NULL FROM runs").fetchone() == (
+            "run-1", sop.version, "rules.v1", ["data/samples"], 3, 2, 1, True)
+
+
+def _open_failures(store) -> list[tuple]:
+    return store.con.execute("SELECT source_path, source_key, stage FROM failures WHERE resolved_at IS NULL "
+                             "ORDER BY ALL").fetchall()
+
+
+def test_failures_are_recorded_once_and_resolved_by_source(tmp_path, analysis):
+    message = "a.json: invalid JSON at line 1, column 2. Fix: fix the JSON syntax."
+    with Store(tmp_path / "k.duckdb") as store:
+        store.record_failure("run-1", "a.json", None, "parse", "IngestError", message)
+        store.record_failure("run-1", "a.json", None, "parse", "IngestError", message)  # same failure again
+        store.record_failure("run-1", "batch.jsonl", "k1", "roles", "IngestError", "batch.jsonl [k1]: no rep")
+        store.record_failure("run-1", "batch.jsonl", "k2", "roles", "IngestError", "batch.jsonl [k2]: no rep")
+        assert store.con.execute("SELECT run_id, source_path, source_key, stage, error_type, message FROM failures "
+                                 "WHERE source_path = 'a.json'").fetchall() == [
+            ("run-1", "a.json", None, "parse", "IngestError", message)]
+        assert _open_failures(store) == [("a.json", None, "parse"), ("batch.jsonl", "k1", "roles"),
+                                         ("batch.jsonl", "k2", "roles")]
+
+        store.resolve_failures("batch.jsonl", "k1")
+        assert _open_failures(store) == [("a.json", None, "parse"), ("batch.jsonl", "k2", "roles")]
+
+        # Writing a conversation read from a.json resolves the file's failure.
+        store.write_analysis(dataclasses.replace(
+            analysis, conversation=dataclasses.replace(analysis.conversation, source_path="a.json")), "run-2", "fp")
+        assert _open_failures(store) == [("batch.jsonl", "k2", "roles")]
+        assert store.con.execute("SELECT count(*) FROM failures").fetchone() == (3,)
+
+
+def test_snapshot_paths():
+    assert snapshot_path("data/keynode.duckdb").as_posix() == "data/keynode.snapshot.duckdb"
+    assert snapshot_path("db/keynode").as_posix() == "db/keynode.snapshot.duckdb"
+
+
+def test_reading_before_anything_was_published_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="keynode process"):
+        with read_snapshot(tmp_path / "k.duckdb"):
+            pass
+
+
+def test_snapshot_is_readable_while_the_writer_holds_the_database(tmp_path, analysis, other_analysis):
+    db = tmp_path / "k.duckdb"
+    # A long interval: only the first write and forced publishes copy the database.
+    with Store(db, publish_interval_s=1e9) as store:
+        store.write_analysis(analysis, "run-1", "fp-1")   # the first write publishes
+        assert snapshot_path(db).exists()
+        with read_snapshot(db) as reader:
+            assert _counts(reader) == SALES_CHAT_COUNTS
+            assert _dumps(reader, exclude=()) == _dumps(store.con, exclude=())
+            with pytest.raises(duckdb.Error):
+                reader.execute("DELETE FROM conversations")  # read-only
+
+        store.write_analysis(other_analysis, "run-1", "fp-2")  # within the interval: not published
+        assert store.publish_snapshot() is None
+        with read_snapshot(db) as reader:
+            assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (1,)
+
+        assert store.publish_snapshot(force=True) == snapshot_path(db)
+        with read_snapshot(db) as reader:
+            assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (2,)
+        store.con.execute("DELETE FROM failures")  # the writer still writes after publishing
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary copy was renamed into place
+
+
+def test_closing_the_store_publishes_and_releases_the_connection(tmp_path, analysis):
+    db = tmp_path / "k.duckdb"
+    store = Store(db, publish_interval_s=1e9)
+    with store:
+        store.begin_run("run-1", "v", "rules.v1", [])
+    with read_snapshot(db) as reader:
+        assert reader.execute("SELECT run_id FROM runs").fetchall() == [("run-1",)]
+    with pytest.raises(RuntimeError, match="not open"):
+        store.con
+    # Released: another connection can now open the database itself.
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)

@@ -1,0 +1,239 @@
+"""The Prefect flow end to end (on Prefect's test harness) and its tasks as plain functions."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from pipeline.analyze import analyze
+from pipeline.events import RuleTagger
+from pipeline.flows import analyze_conversation, cached_sop, is_transient, process, read_export
+from pipeline.ingest import (
+    TEXT_EXTENSIONS,
+    IngestError,
+    discover,
+    find_manifest,
+    load_manifest,
+    load_rep_directory,
+    read_source,
+)
+from pipeline.sop import SopError, load_sop
+from pipeline.store import read_snapshot, snapshot_path
+
+TABLES = ("conversations", "utterances", "key_events", "event_tree", "node_scores", "conversation_scores")
+#: Utterances of the 26 text samples (data/samples/README.md); checked against the files below.
+SAMPLE_UTTERANCES = 417
+
+
+def _dump(con, table: str) -> list[tuple]:
+    return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def _read_db(db: Path) -> dict[str, list[tuple]]:
+    """Every row of every table, read once the flow has closed the database."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {table: _dump(con, table) for table in (*TABLES, "runs", "failures")}
+
+
+def _count_sample_utterances(folder: Path, reps_path: Path) -> tuple[int, int]:
+    """(conversations, utterances) of the text exports in ``folder``, read without the flow."""
+    manifest = load_manifest(find_manifest(folder))
+    reps = load_rep_directory(reps_path)
+    conversations = [c for path in discover([folder]) if path.suffix in TEXT_EXTENSIONS
+                     for c in read_source(path, manifest, reps).conversations]
+    return len(conversations), sum(len(c.utterances) for c in conversations)
+
+
+def _copy_samples(samples_dir: Path, target: Path) -> Path:
+    # Without calls/: recordings need the speech model (tests/pipeline/transcribe covers them).
+    shutil.copytree(samples_dir, target, ignore=shutil.ignore_patterns("calls"))
+    return target
+
+
+def _run(folder: Path, db: Path, sop_path: Path, reps_path: Path, **options):
+    return process([str(folder)], sop_path=str(sop_path), db_path=str(db), reps_path=str(reps_path), **options)
+
+
+# -- the samples, twice ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_runs(prefect_harness, tmp_path_factory, samples_dir, sop_path, reps_path):
+    """The text samples processed into a new database, then processed again unchanged."""
+    folder = _copy_samples(samples_dir, tmp_path_factory.mktemp("flow") / "samples")
+    db = folder.parent / "keynode.duckdb"
+    first = _run(folder, db, sop_path, reps_path)
+    after_first = _read_db(db)
+    second = _run(folder, db, sop_path, reps_path)
+    return SimpleNamespace(folder=folder, db=db, first=first, second=second, after_first=after_first,
+                           after_second=_read_db(db))
+
+
+def test_first_run_stores_every_sample(two_runs, reps_path):
+    first = two_runs.first
+    assert (first.processed, first.skipped, first.failures) == (26, 0, [])
+    conversations, utterances = _count_sample_utterances(two_runs.folder, reps_path)
+    assert (conversations, utterances) == (26, SAMPLE_UTTERANCES)
+    rows = two_runs.after_first
+    assert {table: len(rows[table]) for table in ("conversations", "utterances", "node_scores",
+                                                  "conversation_scores", "failures")} == {
+        "conversations": 26, "utterances": SAMPLE_UTTERANCES, "node_scores": 26 * 6, "conversation_scores": 26,
+        "failures": 0}
+    assert len(rows["key_events"]) > 26 and len(rows["event_tree"]) >= len(rows["key_events"]) // 2
+
+
+def test_manifest_metadata_lands_with_the_conversations(two_runs):
+    with duckdb.connect(str(two_runs.db), read_only=True) as con:
+        outcomes = dict(con.execute("SELECT outcome, count(*) FROM conversations GROUP BY outcome").fetchall())
+        reps = con.execute("SELECT count(DISTINCT rep) FROM conversations").fetchone()[0]
+        languages = dict(con.execute("SELECT language, count(*) FROM conversations GROUP BY language").fetchall())
+        tagger = con.execute("SELECT DISTINCT tagger FROM conversations").fetchall()
+    assert outcomes == {"won": 9, "lost": 8, "open": 9}   # data/samples/README.md
+    assert languages == {"zh": 19, "en": 7}
+    assert reps == 6
+    assert tagger == [("rules.v1",)]
+
+
+def test_second_run_skips_everything_and_changes_nothing(two_runs):
+    second = two_runs.second
+    assert (second.processed, second.skipped, second.failures) == (0, 26, [])
+    for table in TABLES:  # processed_at included: nothing was rewritten
+        assert two_runs.after_second[table] == two_runs.after_first[table], table
+    runs = sorted(two_runs.after_second["runs"], key=lambda row: row[1])
+    assert [(row[0], row[6], row[7], row[8]) for row in runs] == [
+        (two_runs.first.run_id, 26, 0, 0), (two_runs.second.run_id, 0, 26, 0)]
+
+
+def test_the_flow_publishes_a_snapshot(two_runs):
+    with read_snapshot(two_runs.db) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (26,)
+        assert con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+
+
+# -- broken inputs -----------------------------------------------------------------------------
+
+BROKEN_JSON = '{"conversation_key": "web-9001", "messages": [\n'
+BAD_CSV = "conversation_key,speaker,role,text,mood\nk1,王磊,rep,您好,happy\n"
+FIXED_JSON = json.dumps({"conversation_key": "web-9001", "messages": [
+    {"speaker": "王磊", "role": "rep", "text": "您好，我是云启科技的王磊，您现在方便吗？"},
+    {"speaker": "李女士", "role": "customer", "text": "方便"}]}, ensure_ascii=False)
+
+
+def _failures(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT source_path, source_key, stage, error_type, message, resolved_at IS NOT NULL "
+                           "FROM failures ORDER BY occurred_at, source_path").fetchall()
+
+
+def test_broken_files_are_recorded_and_the_good_conversations_still_land(
+        prefect_harness, tmp_path, samples_dir, sop_path, reps_path):
+    folder = _copy_samples(samples_dir, tmp_path / "samples")
+    broken, bad = folder / "broken.json", folder / "bad.csv"
+    broken.write_text(BROKEN_JSON, encoding="utf-8")
+    bad.write_text(BAD_CSV, encoding="utf-8")
+    db = tmp_path / "keynode.duckdb"
+
+    summary = _run(folder, db, sop_path, reps_path)
+    assert (summary.processed, summary.skipped) == (26, 0)
+    assert [(f["path"], f["key"], f["stage"]) for f in summary.failures] == [
+        (str(bad), None, "parse"), (str(broken), None, "parse")]
+    failures = _failures(db)
+    assert [(path, key, stage, kind, resolved) for path, key, stage, kind, _message, resolved in failures] == [
+        (str(bad), None, "parse", "IngestError", False), (str(broken), None, "parse", "IngestError", False)]
+    messages = {path: message for path, _key, _stage, _kind, message, _resolved in failures}
+    assert messages[str(bad)] == (f"{bad}: unknown column 'mood'. Fix: rename it to one of: conversation_key, "
+                                  "speaker, role, text, time, start_s, end_s (see docs/formats.md).")
+    assert messages[str(broken)].startswith(f"{broken}: invalid JSON at line 2")
+    assert "Fix: fix the JSON syntax" in messages[str(broken)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (26,)
+        assert con.execute("SELECT count(*) FROM utterances").fetchone() == (SAMPLE_UTTERANCES,)
+
+    # Fixing the JSON file: the next run stores it and marks its failure resolved.
+    broken.write_text(FIXED_JSON, encoding="utf-8")
+    summary = _run(folder, db, sop_path, reps_path)
+    assert (summary.processed, summary.skipped) == (1, 26)
+    assert [(f["path"], f["stage"]) for f in summary.failures] == [(str(bad), "parse")]
+    assert [(path, resolved) for path, _key, _stage, _kind, _message, resolved in _failures(db)] == [
+        (str(bad), False), (str(broken), True), (str(bad), False)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT source_key, utterance_count FROM conversations WHERE source_path = ?",
+                           [str(broken)]).fetchall() == [("web-9001", 2)]
+
+
+def test_a_broken_sop_stops_the_run_before_anything_is_written(prefect_harness, tmp_path, reps_path, samples_dir):
+    sop_file = tmp_path / "sop.yaml"
+    sop_file.write_text("version: 1\nnodes:\n  - id: opening\n    colour: red\nscoring: {}\n", encoding="utf-8")
+    db = tmp_path / "keynode.duckdb"
+    with pytest.raises(SopError, match="sop.yaml.*colour"):
+        _run(samples_dir / "chat_zh_insurance_web.json", db, sop_file, reps_path)
+    assert not db.exists()
+    assert not snapshot_path(db).exists()
+
+
+# -- tasks as plain functions ------------------------------------------------------------------
+
+def test_read_export_task(samples_dir, reps_path):
+    result = read_export.fn(str(samples_dir / "calls_transcripts.csv"), None, str(reps_path))
+    assert [c.source_key for c in result.conversations] == ["call-0001", "call-0002", "call-0003", "call-0004",
+                                                             "call-0005"]
+    assert result.errors == ()
+
+
+def test_read_export_task_raises_on_a_broken_file(tmp_path, reps_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text(BROKEN_JSON, encoding="utf-8")
+    with pytest.raises(IngestError) as caught:
+        read_export.fn(str(broken), None, str(reps_path))
+    assert (caught.value.path, caught.value.stage) == (str(broken), "parse")
+
+
+def test_analyze_conversation_task(sales_chat, sop, sop_path):
+    assert analyze_conversation.fn(sales_chat, str(sop_path)) == analyze(sales_chat, sop, RuleTagger())
+
+
+def test_cached_sop_reloads_an_edited_file(tmp_path, sop_path):
+    copy = tmp_path / "sop.yaml"
+    copy.write_bytes(sop_path.read_bytes())
+    os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
+    first = cached_sop(str(copy))
+    assert cached_sop(str(copy)) is first
+    copy.write_bytes(sop_path.read_bytes() + b"\n# edited\n")
+    os.utime(copy, ns=(2_000_000_000, 2_000_000_000))
+    edited = cached_sop(str(copy))
+    assert edited.version != first.version
+    assert edited.version == load_sop(copy).version
+
+
+class _State:
+    """The part of a Prefect state ``is_transient`` uses."""
+
+    def __init__(self, error: BaseException | None = None):
+        self.error = error
+
+    def result(self):
+        if self.error:
+            raise self.error
+        return "ok"
+
+
+@pytest.mark.parametrize("error, transient", [
+    (OSError(errno.EAGAIN, "Resource temporarily unavailable"), True),
+    (OSError(errno.EIO, "Input/output error"), True),
+    (TimeoutError("timed out"), True),
+    (ConnectionError("reset"), True),
+    (OSError(errno.ENOENT, "No such file or directory"), False),
+    (PermissionError(errno.EACCES, "Permission denied"), False),
+    (ValueError("bad value"), False),
+    (IngestError("x.json", "parse", "invalid JSON", "fix it"), False),
+    (KeyError("bug"), False),
+    (None, False),
+])
+def test_only_io_hiccups_are_retried(error, transient):
+    assert is_transient(None, None, _State(error)) is transient
