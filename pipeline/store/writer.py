@@ -168,7 +168,8 @@ class Store:
         temporary.unlink(missing_ok=True)
         database = self.con.execute("SELECT current_database()").fetchone()[0]
         self.con.execute("CHECKPOINT")
-        self.con.execute(f"ATTACH '{temporary}' AS keynode_snapshot")
+        quoted = str(temporary).replace("'", "''")  # a path is SQL text here: escape quotes
+        self.con.execute(f"ATTACH '{quoted}' AS keynode_snapshot")
         try:
             self.con.execute(f'COPY FROM DATABASE "{database}" TO keynode_snapshot')
         finally:
