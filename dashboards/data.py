@@ -154,12 +154,39 @@ def utterances(conversation_id: str) -> pd.DataFrame:
                     GROUP BY ALL ORDER BY u.utterance_index""", (conversation_id,))
 
 
+# Browsers play these as they are; anything else (AMR from phone systems) is converted.
+BROWSER_AUDIO = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".aac": "audio/aac",
+                 ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac"}
+
+
 def recording(info: dict) -> Path | None:
     """The call recording of a transcribed conversation, if the file is still there."""
     if info.get("source_format") != "audio":
         return None
     path = Path(info["source_path"])
     return path if path.is_file() else None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def playable_audio(path: str) -> tuple[bytes | str, str]:
+    """What ``st.audio`` gets: the file itself when browsers can play it, else a 16 kHz WAV
+    decoded in memory (AMR, common for Chinese phone recordings, plays in no browser)."""
+    if Path(path).suffix.lower() in BROWSER_AUDIO:
+        return path, BROWSER_AUDIO[Path(path).suffix.lower()]
+    import io
+    import wave
+
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    samples = decode_audio(path, sampling_rate=16_000)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue(), "audio/wav"
 
 
 def key_events(conversation_id: str) -> pd.DataFrame:

@@ -28,7 +28,7 @@ def tree_dot(tree: pd.DataFrame, utterance_texts: dict[int, str], label: Callabl
     top_level: list[str] = []
     for row in tree.itertuples(index=False):
         name = f"n{row.tree_key}"
-        excerpt = utterance_texts.get(row.first_utterance, "")[:20]
+        excerpt = utterance_texts.get(row.first_utterance, "")[:14]
         span = (f"#{row.first_utterance}" if row.first_utterance == row.last_utterance
                 else f"#{row.first_utterance}-{row.last_utterance}")
         title = label(row.node_id) if row.kind == "occurrence" else label(None)

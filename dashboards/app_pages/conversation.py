@@ -61,7 +61,8 @@ with transcript_tab:
         starts = {f"#{r.utterance_index} {clock(r.start_s)} " + "、".join(node_label(n) for n in r.nodes): r.start_s
                   for r in tagged.itertuples() if not pd.isna(r.start_s)}
         jump = st.selectbox(t("play_from"), [t("play_start"), *starts], key="play_from")
-        st.audio(str(audio), start_time=int(starts.get(jump, 0)))
+        source, mime = data.playable_audio(str(audio))
+        st.audio(source, format=mime, start_time=int(starts.get(jump, 0)))
     for row in transcript.itertuples():
         avatar = {"rep": "🧑‍💼", "customer": "🙂"}.get(row.speaker_role, "⚙️")
         with st.chat_message(name="assistant" if row.speaker_role == "rep" else "user", avatar=avatar):

@@ -149,3 +149,19 @@ def test_a_call_recording_plays_from_a_key_event(sample_db, monkeypatch):
     assert audio[0].proto.start_time == 0
     names = [message.name for message in app.chat_message]
     assert names == ["user", "assistant"]  # the customer's turn starts first, then the rep's
+
+
+def test_amr_recordings_are_converted_for_the_browser(tmp_path):
+    import io
+    import wave
+
+    from dashboards.data import playable_audio
+
+    amr = ROOT / "data" / "samples" / "calls" / "call_zh_education_zhangmin_d5004.amr"
+    content, mime = playable_audio(str(amr))
+    assert mime == "audio/wav"
+    with wave.open(io.BytesIO(content)) as decoded:
+        assert (decoded.getnchannels(), decoded.getframerate()) == (1, 16_000)
+        assert 80 < decoded.getnframes() / 16_000 < 90  # the call is 83.6 s long
+    mp3 = ROOT / "data" / "samples" / "calls" / "call_zh_b2b_liuyang_d5006.mp3"
+    assert playable_audio(str(mp3)) == (str(mp3), "audio/mpeg")
