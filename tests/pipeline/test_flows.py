@@ -237,3 +237,27 @@ class _State:
 ])
 def test_only_io_hiccups_are_retried(error, transient):
     assert is_transient(None, None, _State(error)) is transient
+
+
+def test_recordings_and_chats_land_in_one_batch(prefect_harness, tmp_path, monkeypatch, sop_path, reps_path):
+    """A stereo call recording and a chat export in one folder: both are processed, the call
+    with its roles from the manifest's rep_channel and its transcript record stored."""
+    monkeypatch.setenv("KEYNODE_TRANSCRIPT_CACHE", str(tmp_path / "transcripts"))
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "audio" / "en_stereo_2spk.wav", folder / "call.wav")
+    (folder / "chat.json").write_text(json.dumps({"messages": [
+        {"speaker": "Emily Carter", "role": "rep", "text": "Hi Sam, this is Emily from YunZhan CRM."},
+        {"speaker": "Sam", "role": "customer", "text": "Hi Emily."}]}), encoding="utf-8")
+    (folder / "manifest.csv").write_text(
+        "file,language,rep,customer,rep_channel\ncall.wav,en,Emily Carter,Sam,right\n", encoding="utf-8")
+    summary = _run(folder, tmp_path / "k.duckdb", sop_path, reps_path)
+    assert (summary.processed, summary.failed) == (2, 0)
+    with duckdb.connect(str(tmp_path / "k.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT u.speaker_role, u.speaker_name, u.text FROM utterances u JOIN conversations c "
+                           "USING (conversation_id) WHERE c.source_format = 'audio' ORDER BY u.utterance_index").fetchall()
+        transcript = json.loads(con.execute("SELECT transcript FROM conversations WHERE source_format = 'audio'")
+                                .fetchone()[0])
+    assert [(role, name) for role, name, _ in rows] == [("rep", "Emily Carter"), ("customer", "Sam")]
+    assert rows[0][2].startswith("The horizon")  # the right channel is the rep's
+    assert transcript["role_method"] == "stereo_channels" and transcript["model"].startswith("whisper-base")
