@@ -21,7 +21,7 @@ from pipeline.models import Word
 # video subtitles). Matched after normalisation, as substrings.
 KNOWN_HALLUCINATIONS: tuple[str, ...] = (
     "请不吝点赞", "点赞订阅", "订阅转发", "打赏支持", "明镜与点点", "字幕由", "字幕提供", "字幕志愿者",
-    "谢谢观看", "感谢观看", "谢谢大家观看", "下次再见", "优优独播剧场", "amara.org",
+    "谢谢观看", "感谢观看", "谢谢大家观看", "下次再见", "优优独播剧场", "amara.org", "作词", "作曲",
     "thank you for watching", "thanks for watching", "please subscribe", "subtitles by",
 )
 # A segment Whisper itself thinks is probably not speech, and whose text it was unsure of.

@@ -23,6 +23,7 @@ def _segment(text, start=0.0, end=1.0, no_speech=0.1, logprob=-0.2, ratio=1.0):
     (_segment("广州市房地产中介协会分析。"), None),
     (_segment("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目"), "known hallucination"),
     (_segment("Thanks for watching!"), "known hallucination"),
+    (_segment("作词作作曲"), "known hallucination"),  # seen here on badly resampled 8 kHz audio
     (_segment("请问问问问问问问问问问", ratio=33.4), "repetition loop"),
     (_segment("室佛地产中间协会分析。", no_speech=0.99, logprob=-0.75), "no speech"),
     (_segment("嗯", no_speech=0.7, logprob=-0.9), "probably no speech"),
