@@ -100,7 +100,7 @@ def is_dual_mono(left, right, min_correlation: float = 0.98) -> bool:
 
 
 # Bumped when post-processing (filters, T→S, punctuation) changes what the cache holds.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _cache_path(cache_dir: Path, audio_sha256: str, model: ModelLocation, options: AsrOptions, language: str | None) -> Path:
