@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export KEYNODE_DB := $(CURDIR)/$(DB)
 
-.PHONY: demo test install install-test process board eval-asr clean
+.PHONY: demo test install install-test process board eval eval-asr clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ demo: process board
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# Tagger accuracy (dev split, Persuasion for Good) and speed table in docs/tagging.md.
+eval: install
+	$(BIN)/python scripts/eval_taggers.py
 
 # Transcription accuracy and speed table in docs/asr.md (takes a few minutes).
 eval-asr: install

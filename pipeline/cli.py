@@ -63,6 +63,42 @@ def _transcribe(args: argparse.Namespace) -> int:
     return status
 
 
+def _train_tagger(args: argparse.Namespace) -> int:
+    import glob
+
+    from pipeline.events.corpus import is_dev, load_corpus
+    from pipeline.events.learned import save, train
+    from pipeline.sop import load_sop
+
+    files = sorted(f for pattern in args.corpus for f in glob.glob(pattern))
+    dialogues = [d for d in load_corpus(files) if not is_dev(d.dialogue_id)]  # dev never trains
+    model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only)
+    path = save(model, args.out)
+    print(f"{model.version}: trained on {model.training['dialogues']} dialogues / "
+          f"{model.training['utterances']} utterances (dev split left out) → {path}")
+    print("cross-validated F1 on train: " + ", ".join(f"{k} {v:.3f}" for k, v in model.training["cv_f1"].items()))
+    return 0
+
+
+def _eval_tagger(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.events import load_tagger
+    from pipeline.events.corpus import is_dev, load_corpus
+    from pipeline.events.evaluate import evaluate, report_table
+    from pipeline.sop import load_sop
+
+    dialogues = load_corpus(args.files)
+    if args.split != "all":
+        dialogues = [d for d in dialogues if is_dev(d.dialogue_id) == (args.split == "dev")]
+    report = evaluate(load_tagger(args.tagger), dialogues, load_sop(args.sop))
+    print(report_table(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report, out, ensure_ascii=False, indent=1)
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from pipeline.store import read_snapshot
 
@@ -111,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file, for role cues (default: %(default)s)")
     _asr_arguments(transcribe)
     transcribe.set_defaults(handler=_transcribe)
+
+    training = commands.add_parser("train-tagger", help="train the learned key-event tagger on the labelled corpus")
+    training.add_argument("--corpus", nargs="+", default=["data/labelled/raw/*.jsonl"],
+                          help="labelled JSONL files or globs (default: %(default)s); the dev split is left out")
+    training.add_argument("--tfidf-only", action="store_true", help="no sentence embeddings (faster)")
+    training.add_argument("--out", default="models/tagger.pkl", help="artifact path (default: %(default)s)")
+    training.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    training.set_defaults(handler=_train_tagger)
+
+    evaluation = commands.add_parser("eval-tagger", help="per-event precision/recall/F1 of a tagger")
+    evaluation.add_argument("files", nargs="+", help="labelled JSONL files (docs/labelling.md)")
+    evaluation.add_argument("--tagger", default="default", help="rules, default, or a model path")
+    evaluation.add_argument("--split", choices=("all", "dev", "train"), default="all",
+                            help="only the dialogues of this split (default: %(default)s)")
+    evaluation.add_argument("--json", help="also write the report as JSON")
+    evaluation.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    evaluation.set_defaults(handler=_eval_tagger)
 
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

@@ -19,6 +19,10 @@ atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Flow, store and board tests state their expectations (events, scores) for the SOP rule
+# tagger; the learned tagger the pipeline uses by default has its own tests
+# (tests/pipeline/events/test_learned.py), which load it explicitly.
+os.environ["KEYNODE_TAGGER"] = "rules"
 
 from collections.abc import Callable, Iterable  # noqa: E402
 from pathlib import Path  # noqa: E402
