@@ -99,6 +99,37 @@ def _eval_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retag(args: argparse.Namespace) -> int:
+    import uuid
+
+    from pipeline.analyze import analyze, fingerprint
+    from pipeline.events import load_tagger
+    from pipeline.sop import SopError, load_sop
+    from pipeline.store import Store
+
+    try:
+        sop = load_sop(args.sop)
+    except SopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tagger = load_tagger(args.tagger)
+    run_id = uuid.uuid4().hex[:12]
+    retagged = unchanged = 0
+    with Store(args.db) as store:
+        store.begin_run(run_id, sop.version, tagger.name, ["retag"])
+        for conversation in list(store.stored_conversations()):
+            stamp = fingerprint(conversation, sop, tagger)
+            if store.stored_fingerprint(conversation.conversation_id) == stamp:
+                unchanged += 1
+                continue
+            store.write_analysis(analyze(conversation, sop, tagger), run_id, stamp)
+            retagged += 1
+        store.finish_run(run_id, retagged, unchanged, 0)
+    print(f"run {run_id}: {retagged} conversations re-tagged and re-scored with {tagger.name} "
+          f"(SOP {sop.version}), {unchanged} already current")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from pipeline.store import read_snapshot
 
@@ -164,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--json", help="also write the report as JSON")
     evaluation.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     evaluation.set_defaults(handler=_eval_tagger)
+
+    retag = commands.add_parser("retag", help="re-tag and re-score stored conversations (after an SOP or model "
+                                "change) without re-ingesting or re-transcribing")
+    retag.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    retag.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    retag.add_argument("--tagger", default="default", help="rules, default, or a model path")
+    retag.set_defaults(handler=_retag)
 
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

@@ -12,13 +12,22 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from pipeline.models import Analysis, content_hash
+from pipeline.models import (
+    Analysis,
+    Conversation,
+    ConversationMeta,
+    TranscriptInfo,
+    Utterance,
+    Word,
+    content_hash,
+)
 from pipeline.store.migrate import migrate
 from pipeline.store.snapshot import snapshot_path
 from pipeline.text import normalize
@@ -117,7 +126,7 @@ class Store:
             _insert(con, "key_events", [{
                 "conversation_id": cid, "utterance_index": e.utterance_index, "node_id": e.node_id,
                 "confidence": e.confidence, "evidence": e.evidence, "source": e.source,
-                "sop_version": analysis.sop_version} for e in analysis.events])
+                "sop_version": analysis.sop_version, "tagger": analysis.tagger_name} for e in analysis.events])
             _insert(con, "event_tree", [{
                 "conversation_id": cid, "tree_key": t.key, "parent_key": t.parent, "kind": t.kind,
                 "node_id": t.node_id, "speaker_role": t.speaker_role, "first_utterance": t.first_utterance,
@@ -141,6 +150,37 @@ class Store:
             raise
         self.resolve_failures(conversation.source_path, conversation.source_key)
         self.publish_snapshot()
+
+    def stored_conversations(self) -> Iterator[Conversation]:
+        """Every stored conversation rebuilt as a record (for re-tagging and re-scoring
+        without re-ingesting or re-transcribing)."""
+        ids = [row[0] for row in self.con.execute("SELECT conversation_id FROM conversations ORDER BY 1").fetchall()]
+        for cid in ids:
+            yield self._conversation(cid)
+
+    def _conversation(self, cid: str) -> Conversation:
+        names = ("source_path", "source_key", "source_format", "channel", "language", "industry", "rep", "team",
+                 "customer", "deal_id", "stage", "outcome", "started_at", "transcript")
+        row = dict(zip(names, self.con.execute(f"SELECT {', '.join(names)} FROM conversations "
+                                               "WHERE conversation_id = ?", [cid]).fetchone()))
+        utterances = tuple(
+            Utterance(index=index, speaker_role=role, speaker_name=name, text=text, start_s=start_s, end_s=end_s,
+                      role_confidence=confidence,
+                      words=tuple(Word(*word) for word in json.loads(words)) if words else ())
+            for index, role, name, text, start_s, end_s, confidence, words in self.con.execute(
+                "SELECT utterance_index, speaker_role, speaker_name, text, start_s, end_s, role_confidence, words "
+                "FROM utterances WHERE conversation_id = ? ORDER BY utterance_index", [cid]).fetchall())
+        transcript = None
+        if row["transcript"]:
+            info = json.loads(row["transcript"])
+            info["options"] = tuple(tuple(pair) for pair in info["options"])
+            transcript = TranscriptInfo(**info)
+        meta = ConversationMeta(**{name: row[name] for name in ("channel", "language", "industry", "rep", "team",
+                                                                  "customer", "deal_id", "stage", "outcome",
+                                                                  "started_at")})
+        return Conversation(conversation_id=cid, source_path=row["source_path"], source_key=row["source_key"],
+                            source_format=row["source_format"], meta=meta, utterances=utterances,
+                            transcript=transcript)
 
     # -- failures -----------------------------------------------------------------------
     def record_failure(self, run_id: str, source_path: str, source_key: str | None, stage: str,

@@ -70,3 +70,27 @@ def test_process_with_a_broken_sop_exits_2(prefect_harness, tmp_path, samples_di
     assert out == ""
     assert err.startswith(f"error: {sop_file}: invalid YAML at line 2")
     assert not db.exists()
+
+
+def test_retag_rescores_stored_conversations_after_an_sop_edit(prefect_harness, tmp_path, samples_dir, sop_path,
+                                                              reps_path, capsys):
+    import duckdb
+
+    folder = tmp_path / "samples"
+    shutil.copytree(samples_dir, folder, ignore=shutil.ignore_patterns("calls"))
+    db = tmp_path / "k.duckdb"
+    main(["process", str(folder), "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)])
+    assert main(["retag", "--db", str(db), "--sop", str(sop_path), "--tagger", "rules"]) == 0
+    assert "0 conversations re-tagged" in capsys.readouterr().out  # nothing changed: nothing rewritten
+
+    edited = tmp_path / "sop.yaml"  # the company drops '有点贵' from its price-objection cues
+    edited.write_text(sop_path.read_text(encoding="utf-8").replace("有点贵, ", "", 1), encoding="utf-8")
+    with duckdb.connect(str(db), read_only=True) as con:
+        before = con.execute("SELECT count(*) FROM key_events WHERE source LIKE '%有点贵%'").fetchone()[0]
+    assert before > 0
+    assert main(["retag", "--db", str(db), "--sop", str(edited), "--tagger", "rules"]) == 0
+    assert re.search(r"26 conversations re-tagged and re-scored with rules.v1", capsys.readouterr().out)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM key_events WHERE source LIKE '%有点贵%'").fetchone()[0] == 0
+        assert con.execute("SELECT count(DISTINCT sop_version) FROM key_events").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 26

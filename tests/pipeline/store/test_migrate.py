@@ -35,14 +35,14 @@ def con(tmp_path):
 
 def test_bundled_migrations_are_numbered_in_order():
     assert [(version, name) for version, name, _sql in migrate_module.available_migrations()] == [
-        (1, "initial"), (2, "audio")]
+        (1, "initial"), (2, "audio"), (3, "tagger_version")]
 
 
 def test_blank_database_gets_every_table(con):
-    assert migrate(con) == [1, 2]
+    assert migrate(con) == [1, 2, 3]
     assert _tables(con) == TABLES
     assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall() == [
-        (1, "initial"), (2, "audio")]
+        (1, "initial"), (2, "audio"), (3, "tagger_version")]
 
 
 def test_columns_of_the_conversation_tables(con):
@@ -64,6 +64,7 @@ def test_columns_of_the_conversation_tables(con):
     assert _columns(con, "key_events") == [
         ("conversation_id", "VARCHAR"), ("utterance_index", "INTEGER"), ("node_id", "VARCHAR"),
         ("confidence", "DOUBLE"), ("evidence", "VARCHAR"), ("source", "VARCHAR"), ("sop_version", "VARCHAR"),
+        ("tagger", "VARCHAR"),  # migration 003
     ]
     assert _columns(con, "node_scores") == [
         ("conversation_id", "VARCHAR"), ("node_id", "VARCHAR"), ("status", "VARCHAR"),
@@ -94,15 +95,15 @@ def test_migrating_twice_is_a_no_op(con):
     before = {table: _columns(con, table) for table in TABLES}
     assert migrate(con) == []
     assert {table: _columns(con, table) for table in TABLES} == before
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (3,)
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
 
 
 def test_a_failing_migration_is_rolled_back_and_not_recorded(con, monkeypatch):
     migrate(con)
-    broken = [(3, "broken", "CREATE TABLE half_done (a INTEGER); SELECT * FROM no_such_table;")]
+    broken = [(99, "broken", "CREATE TABLE half_done (a INTEGER); SELECT * FROM no_such_table;")]
     monkeypatch.setattr(migrate_module, "available_migrations", lambda: broken)
     with pytest.raises(duckdb.CatalogException):
         migrate(con)
     assert "half_done" not in _tables(con)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (2,)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)

@@ -153,6 +153,9 @@ def test_transcript_words_and_role_confidence_are_stored_as_json(tmp_path, analy
         assert store.con.execute("SELECT start_s, end_s, role_confidence, words FROM utterances "
                                  "WHERE utterance_index = 0").fetchone() == (0.5, 3.0, 0.9, '[[0.5, 1.0, "李总", 0.75]]')
         assert store.con.execute("SELECT count(*) FROM utterances WHERE words IS NULL").fetchone() == (11,)
+        # Re-tagging rebuilds the record from the rows: it must come back exactly as written.
+        assert list(store.stored_conversations()) == [conversation]
+        assert store.con.execute("SELECT DISTINCT tagger FROM key_events").fetchall() == [("rules.v1",)]
 
 
 def test_runs_are_recorded(tmp_path, sop):
