@@ -72,11 +72,49 @@ def _train_tagger(args: argparse.Namespace) -> int:
 
     files = sorted(f for pattern in args.corpus for f in glob.glob(pattern))
     dialogues = [d for d in load_corpus(files) if not is_dev(d.dialogue_id)]  # dev never trains
+    if args.db:
+        dialogues += corrected_dialogues(args.db)
     model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only)
     path = save(model, args.out)
     print(f"{model.version}: trained on {model.training['dialogues']} dialogues / "
           f"{model.training['utterances']} utterances (dev split left out) → {path}")
     print("cross-validated F1 on train: " + ", ".join(f"{k} {v:.3f}" for k, v in model.training["cv_f1"].items()))
+    return 0
+
+
+def corrected_dialogues(db: str) -> list:
+    """Stored conversations that people corrected, labelled with their corrected events.
+
+    Utterances nobody corrected keep the tagger's own labels there (silver labels): a person
+    who reviewed a conversation and fixed some labels implicitly accepted the rest.
+    """
+    from pipeline.events.corpus import LabelledDialogue
+    from pipeline.store import Store
+
+    with Store(db) as store:
+        corrected = store.corrected_labels()
+        return [LabelledDialogue(f"correction:{c.conversation_id}", c,
+                                 tuple(frozenset(corrected[c.conversation_id].get(u.index, set()))
+                                       for u in c.utterances))
+                for c in store.stored_conversations() if c.conversation_id in corrected]
+
+
+def _correct(args: argparse.Namespace) -> int:
+    from pipeline.events.corpus import EVENTS
+    from pipeline.store import Store
+
+    if args.node not in EVENTS:
+        print(f"error: unknown key event {args.node!r}; use one of {', '.join(EVENTS)}", file=sys.stderr)
+        return 2
+
+    with Store(args.db) as store:
+        try:
+            correction_id = store.add_correction(args.conversation, args.utterance, args.node,
+                                                 "remove" if args.remove else "add", args.author, args.note)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"correction {correction_id} recorded; `keynode train-tagger --db {args.db}` will learn from it")
     return 0
 
 
@@ -122,7 +160,12 @@ def _retag(args: argparse.Namespace) -> int:
             if store.stored_fingerprint(conversation.conversation_id) == stamp:
                 unchanged += 1
                 continue
+            embedder = getattr(tagger, "embedder", None)
+            if embedder:  # re-tagging never re-embeds a text embedded before
+                tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
             store.write_analysis(analyze(conversation, sop, tagger), run_id, stamp)
+            if embedder:
+                store.store_vectors(embedder, tagger.take_new_vectors())
             retagged += 1
         store.finish_run(run_id, retagged, unchanged, 0)
     print(f"run {run_id}: {retagged} conversations re-tagged and re-scored with {tagger.name} "
@@ -185,7 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--tfidf-only", action="store_true", help="no sentence embeddings (faster)")
     training.add_argument("--out", default="models/tagger.pkl", help="artifact path (default: %(default)s)")
     training.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    training.add_argument("--db", help="also learn from the corrections stored in this database")
     training.set_defaults(handler=_train_tagger)
+
+    correct = commands.add_parser("correct", help="add or remove a key-event label on a stored utterance")
+    correct.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    correct.add_argument("--conversation", required=True, help="conversation id")
+    correct.add_argument("--utterance", type=int, required=True, help="utterance index")
+    correct.add_argument("--node", required=True, help="key event id, e.g. price_objection")
+    correct.add_argument("--remove", action="store_true", help="remove the label (default: add it)")
+    correct.add_argument("--author", required=True, help="who corrects")
+    correct.add_argument("--note", help="why")
+    correct.set_defaults(handler=_correct)
 
     evaluation = commands.add_parser("eval-tagger", help="per-event precision/recall/F1 of a tagger")
     evaluation.add_argument("files", nargs="+", help="labelled JSONL files (docs/labelling.md)")

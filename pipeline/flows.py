@@ -186,6 +186,9 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                 if store.stored_fingerprint(conversation.conversation_id) == stamp:
                     summary.skipped += 1
                     continue
+                embedder = getattr(tagger, "embedder", None)
+                if embedder:  # vectors of texts seen in earlier runs: never embedded twice
+                    tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
                 analyses.append((conversation, stamp, analyze_conversation.submit(conversation, sop_path)))
 
         for conversation, stamp, future in analyses:
@@ -195,6 +198,8 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                 continue
             store.write_analysis(analysis, run_id, stamp)
             summary.processed += 1
+        if getattr(tagger, "embedder", None):
+            store.store_vectors(tagger.embedder, tagger.take_new_vectors())
         store.finish_run(run_id, summary.processed, summary.skipped, summary.failed)
     logger.info("run %s: %d processed, %d skipped unchanged, %d failed",
                 run_id, summary.processed, summary.skipped, summary.failed)

@@ -228,11 +228,30 @@ def load(path: str | Path) -> TrainedModel:
 class LearnedTagger:
     """A trained model behind the :class:`~pipeline.events.tagger.Tagger` interface."""
 
-    def __init__(self, model: TrainedModel, embedding_cache: Mapping[str, np.ndarray] | None = None):
+    def __init__(self, model: TrainedModel):
         self.model = model
         self.name = model.version
-        self.embedding_cache = embedding_cache
-        self.new_vectors: dict = {}
+        #: Sentence vectors by text key: filled from the store by the flow, and by every call.
+        self.embedding_cache: dict[str, np.ndarray] = {}
+        self.new_vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def embedder(self) -> str | None:
+        """The embedding model this tagger needs vectors of (None for TF-IDF only)."""
+        from pipeline.events.embeddings import EMBEDDER_NAME
+
+        return EMBEDDER_NAME if self.model.use_embeddings else None
+
+    def text_keys(self, conversation: Conversation) -> list[str]:
+        """The cache keys of the texts this tagger embeds for a conversation."""
+        from pipeline.events.embeddings import text_key
+
+        return [text_key(model_text(u.text)) for u in conversation.utterances]
+
+    def take_new_vectors(self) -> dict[str, np.ndarray]:
+        """Vectors computed since the last call, for the store to cache."""
+        new, self.new_vectors = self.new_vectors, {}
+        return new
 
     def probabilities(self, conversation: Conversation, sop: Sop) -> np.ndarray:
         """Per utterance and event (SOP order of :data:`EVENTS`), the model's probability."""
@@ -240,6 +259,7 @@ class LearnedTagger:
             return np.zeros((0, len(EVENTS)))
         features = _features(conversation, sop, self.model.use_embeddings, self.embedding_cache)
         self.new_vectors.update(features.new_vectors)
+        self.embedding_cache.update(features.new_vectors)
         x = self.model.matrix(features)
         return np.column_stack([self.model.classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
 

@@ -182,6 +182,55 @@ class Store:
                             source_format=row["source_format"], meta=meta, utterances=utterances,
                             transcript=transcript)
 
+    # -- corrections and the embedding cache -----------------------------------------------
+    def add_correction(self, conversation_id: str, utterance_index: int, node_id: str, action: str,
+                       author: str, note: str | None = None) -> str:
+        """Record that a person added or removed a label on a stored utterance."""
+        if action not in ("add", "remove"):
+            raise ValueError(f"action must be 'add' or 'remove', not {action!r}")
+        exists = self.con.execute("SELECT count(*) FROM utterances WHERE conversation_id = ? AND utterance_index = ?",
+                                  [conversation_id, utterance_index]).fetchone()[0]
+        if not exists:
+            raise ValueError(f"no utterance {utterance_index} in conversation {conversation_id}")
+        now = datetime.now()
+        correction_id = content_hash(conversation_id, utterance_index, node_id, action, author, now)
+        self.con.execute("INSERT INTO corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [correction_id, conversation_id, utterance_index, node_id, action, author, note, now])
+        return correction_id
+
+    def corrected_labels(self) -> dict[str, dict[int, set[str]]]:
+        """Per corrected conversation, its labels after corrections: the stored events with
+        every correction applied in time order (the latest word on an utterance wins)."""
+        corrected: dict[str, dict[int, set[str]]] = {}
+        ids = [row[0] for row in self.con.execute("SELECT DISTINCT conversation_id FROM corrections").fetchall()]
+        for cid in ids:
+            labels: dict[int, set[str]] = {}
+            for index, node_id in self.con.execute("SELECT utterance_index, node_id FROM key_events "
+                                                   "WHERE conversation_id = ?", [cid]).fetchall():
+                labels.setdefault(index, set()).add(node_id)
+            for index, node_id, action in self.con.execute(
+                    "SELECT utterance_index, node_id, action FROM corrections WHERE conversation_id = ? "
+                    "ORDER BY created_at", [cid]).fetchall():
+                (labels.setdefault(index, set()).add if action == "add" else labels.setdefault(index, set()).discard)(node_id)
+            corrected[cid] = labels
+        return corrected
+
+    def cached_vectors(self, embedder: str, text_keys: list[str]) -> dict:
+        """The cached sentence vectors of these texts (by text key) for an embedder."""
+        import numpy as np
+
+        if not text_keys:
+            return {}
+        return {key: np.asarray(vector, dtype=np.float32) for key, vector in self.con.execute(
+            "SELECT text_key, vector FROM embeddings WHERE embedder = ? AND list_contains(?, text_key)",
+            [embedder, list(set(text_keys))]).fetchall()}
+
+    def store_vectors(self, embedder: str, vectors: dict) -> None:
+        """Add newly computed vectors to the cache."""
+        if vectors:
+            self.con.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
+                                 [[key, embedder, [float(x) for x in vector]] for key, vector in vectors.items()])
+
     # -- failures -----------------------------------------------------------------------
     def record_failure(self, run_id: str, source_path: str, source_key: str | None, stage: str,
                        error_type: str, message: str) -> None:
