@@ -50,11 +50,11 @@ test: install-test
 
 # Tagger accuracy (dev split, Persuasion for Good) and speed table in docs/tagging.md.
 eval: install
-	$(BIN)/python scripts/eval_taggers.py
+	$(BIN)/python bench/eval_taggers.py
 
 # Transcription accuracy and speed table in docs/asr.md (takes a few minutes).
 eval-asr: install
-	$(BIN)/python scripts/eval_asr.py
+	$(BIN)/python bench/eval_asr.py
 
 clean:
 	rm -rf $(VENV) .keynode data/keynode*.duckdb*

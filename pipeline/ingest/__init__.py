@@ -43,7 +43,7 @@ __all__ = [
 TEXT_EXTENSIONS: dict[str, str] = {".txt": "wechat", ".csv": "csv", ".json": "json", ".jsonl": "jsonl"}
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".amr")
 # Files that sit beside exports and are not conversations.
-# references.jsonl: ground-truth transcripts of sample calls (scripts/eval_asr.py), not an export.
+# references.jsonl: ground-truth transcripts of sample calls (bench/eval_asr.py), not an export.
 _IGNORED_NAMES = {name for name in MANIFEST_NAMES} | {"readme.md", "license", ".ds_store", "references.jsonl"}
 _IGNORED_SUFFIXES = {".md", ".yaml", ".yml"}
 _SYSTEM_SPEAKERS = {"系统消息", "系统", "system", "system message"}

@@ -128,7 +128,7 @@ def test_mono_sample_call_roles_match_the_reference(cache_dir):
     pauses combined; bound 0.9)."""
     import sys
 
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "bench"))
     from eval_asr import _role_accuracy
 
     calls = ROOT / "data" / "samples" / "calls"

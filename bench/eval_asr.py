@@ -7,7 +7,7 @@ the real-time factor (transcription seconds / audio seconds, no cache) and, for 
 role attribution accuracy (each recognised utterance against the reference turn it overlaps
 most in time).
 
-    python scripts/eval_asr.py [--model DIR ...] [--beams 1 5] [--out docs/asr.md]
+    python bench/eval_asr.py [--model DIR ...] [--beams 1 5] [--out docs/asr.md]
 """
 
 from __future__ import annotations

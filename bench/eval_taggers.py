@@ -4,7 +4,7 @@ Writes the tables of docs/tagging.md (between its markers) and bench/results/tag
 Speed is measured on one core (CPU affinity and BLAS/OpenMP threads set to one) while tagging
 the dev split, in utterances per second, embedding time included (no vector cache).
 
-    python scripts/eval_taggers.py [--persuasion ../shared/data/dialogues/persuasion_for_good.jsonl]
+    python bench/eval_taggers.py [--persuasion ../shared/data/dialogues/persuasion_for_good.jsonl]
 """
 
 from __future__ import annotations
