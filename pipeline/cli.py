@@ -74,6 +74,13 @@ def _train_tagger(args: argparse.Namespace) -> int:
     dialogues = [d for d in load_corpus(files) if not is_dev(d.dialogue_id)]  # dev never trains
     if args.db:
         dialogues += corrected_dialogues(args.db)
+    if args.transformer:
+        from pipeline.events import transformer
+
+        out = transformer.train(dialogues, args.transformer, args.out, epochs=args.epochs)
+        print(f"fine-tuned {args.transformer} on {len(dialogues)} dialogues → {out}; "
+              f"use it with --tagger transformer:{out}")
+        return 0
     model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only)
     path = save(model, args.out)
     print(f"{model.version}: trained on {model.training['dialogues']} dialogues / "
@@ -229,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--out", default="models/tagger.pkl", help="artifact path (default: %(default)s)")
     training.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     training.add_argument("--db", help="also learn from the corrections stored in this database")
+    training.add_argument("--transformer", metavar="BASE_DIR",
+                          help="fine-tune this local transformers checkpoint instead (then --out is a directory)")
+    training.add_argument("--epochs", type=int, default=2, help="transformer fine-tuning epochs (default: %(default)s)")
     training.set_defaults(handler=_train_tagger)
 
     correct = commands.add_parser("correct", help="add or remove a key-event label on a stored utterance")

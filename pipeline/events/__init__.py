@@ -25,7 +25,8 @@ def _learned(path: str, mtime_ns: int) -> Tagger:
 
 
 def load_tagger(spec: str | None = None) -> Tagger:
-    """``rules`` → the SOP rule tagger; a path → that trained model; ``None``/``default`` →
+    """``rules`` → the SOP rule tagger; ``transformer[:DIR]`` → a fine-tuned transformers
+    classifier (``$KEYNODE_TRANSFORMER_DIR``); a path → that trained model; ``None``/``default`` →
     ``$KEYNODE_TAGGER``, else ``models/tagger.pkl`` if it exists, else the rules.
 
     A trained model is loaded once per process and file version.
@@ -33,6 +34,10 @@ def load_tagger(spec: str | None = None) -> Tagger:
     spec = spec or os.environ.get("KEYNODE_TAGGER") or "default"
     if spec == "rules":
         return RuleTagger()
+    if spec == "transformer" or spec.startswith("transformer:"):
+        from pipeline.events.transformer import TransformerTagger
+
+        return TransformerTagger(spec.partition(":")[2] or None)
     path = DEFAULT_MODEL if spec == "default" else Path(spec)
     if not path.is_file():
         if spec == "default":
