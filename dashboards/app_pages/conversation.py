@@ -8,13 +8,11 @@ import streamlit as st
 from dashboards import data
 from dashboards.graph import tree_dot
 from dashboards.i18n import node_label, node_order, t
+from dashboards.ui import page
 
 DIMENSIONS = ("key_points", "communication_skill", "attitude", "customer_feedback")
 
-st.title(t("conversation"))
-if not data.has_data():
-    st.info(t("no_data"))
-    st.stop()
+page("conversation")
 
 listing = data.conversations()
 labels = {row.conversation_id: f"{row.started_at:%Y-%m-%d %H:%M} · {row.rep} → {row.customer} ({row.outcome})"

@@ -4,11 +4,9 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import node_label, t
+from dashboards.ui import page
 
-st.title(t("conversations"))
-if not data.has_data():
-    st.info(t("no_data"))
-    st.stop()
+page("conversations")
 
 options = data.filter_options()
 columns = st.columns(5)

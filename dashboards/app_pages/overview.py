@@ -4,11 +4,9 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import node_label, node_order, t
+from dashboards.ui import page
 
-st.title(t("app_title"))
-if not data.has_data():
-    st.info(t("no_data"))
-    st.stop()
+page("app_title")
 
 counts = data.overview_counts()
 columns = st.columns(4)

@@ -4,11 +4,9 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import node_label, node_order, t
+from dashboards.ui import page
 
-st.title(t("search"))
-if not data.has_data():
-    st.info(t("no_data"))
-    st.stop()
+page("search")
 
 options = data.filter_options()
 text = st.text_input(t("search_text"), key="search_text")
