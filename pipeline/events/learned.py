@@ -52,10 +52,12 @@ def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> n
     from pipeline.scoring.metrics import is_question
 
     count = len(conversation.utterances)
+    nodes = [sop.node(event) if event in sop.node_ids else None for event in EVENTS]
     rows = []
     for i, utterance in enumerate(conversation.utterances):
         previous = rule_hits[i - 1] if i > 0 else set()
         following = rule_hits[i + 1] if i + 1 < count else set()
+        text = model_text(utterance.text)
         rows.append([
             utterance.speaker_role == "rep", utterance.speaker_role == "customer",
             i / max(1, count - 1), i < 3, i >= count - 3, is_question(utterance.text),
@@ -63,6 +65,10 @@ def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> n
             *(node in rule_hits[i] for node in EVENTS),
             *(node in previous for node in EVENTS),
             *(node in following for node in EVENTS),
+            # The SOP's cues and negative cues on their own, before the rules combine them with
+            # speaker and position: "价格倒不是问题" carries a price cue *and* a negation.
+            *(len(node.cues.match(text)) if node else 0 for node in nodes),
+            *(bool(node.negative_cues.match(text)) if node else 0 for node in nodes),
         ])
     return np.asarray(rows, dtype=np.float32)
 
@@ -136,10 +142,15 @@ def _fit_vectorizers(features: list[_Features]):
     return text_vectorizer, context_vectorizer, scaler
 
 
+# Inverse regularisation strength, chosen by grouped cross-validation on the training split
+# (TF-IDF model, mean CV F1: C=1 0.793, 4 0.818, 8 0.825, 16 0.828, 32 0.830); dev was not looked at.
+REGULARISATION_C = 16.0
+
+
 def _classifier():
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000, solver="liblinear")
+    return LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=3000, solver="liblinear")
 
 
 def _gold_matrix(dialogues: list[LabelledDialogue]) -> np.ndarray:
