@@ -38,6 +38,9 @@ from pipeline.text import normalize
 log = logging.getLogger(__name__)
 
 ARTIFACT_FORMAT = 1
+#: Bumped whenever the features change: part of every model's version, so stored events say
+#: which feature set produced them (the artifact's training data hash alone does not).
+FEATURES_VERSION = 2
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
@@ -191,7 +194,7 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     digest = hashlib.sha256("".join(d.dialogue_id for d in dialogues).encode()).hexdigest()[:8]
     kind = "e5" if use_embeddings else "tfidf"
     model = TrainedModel(
-        version=f"learned.{kind}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
+        version=f"learned.{kind}.f{FEATURES_VERSION}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
         text_vectorizer=text_vectorizer, context_vectorizer=context_vectorizer, dense_scaler=scaler,
         classifiers={}, thresholds=thresholds,
         training={"dialogues": len(dialogues), "utterances": int(gold.shape[0]), "sop_version": sop.version,
