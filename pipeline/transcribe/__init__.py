@@ -1,23 +1,12 @@
-"""Transcription of call recordings (issue #3 adds the faster-whisper adapter).
+"""Transcription of call recordings (docs/asr.md).
 
-Nothing downstream imports an ASR library: stages receive a :class:`Conversation` whose
-utterances carry speaker roles and ``start_s``/``end_s``, whatever produced them.
+The stage's entry point is :func:`pipeline.transcribe.whisper.transcribe_recording`
+(recording + manifest row + SOP → :class:`~pipeline.models.Conversation` with timed,
+role-labelled utterances and a ``TranscriptInfo``). Nothing outside this package imports an
+ASR library, and importing the package itself loads none: the faster-whisper adapter is
+imported only where a recording is transcribed, so chat-only installs need no audio extra.
 """
 
-from __future__ import annotations
+from pipeline.transcribe.options import AsrOptions
 
-from pathlib import Path
-from typing import Protocol
-
-from pipeline.models import Conversation, ConversationMeta
-
-
-class Transcriber(Protocol):
-    """Turns one recording into a conversation with timed, role-labelled utterances."""
-
-    #: Model name, compute type and decoding options, stored with every transcript.
-    name: str
-
-    def transcribe(self, audio_path: Path, meta: ConversationMeta) -> Conversation:
-        """Transcribe a recording; raise ``IngestError`` naming the file for bad audio."""
-        ...
+__all__ = ["AsrOptions"]
