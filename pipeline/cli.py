@@ -89,6 +89,19 @@ def _train_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_sentiment(args: argparse.Namespace) -> int:
+    from pipeline.scoring import sentiment
+
+    items = sentiment.load_feedback(args.corpus)
+    training = [i for i in items if not sentiment.is_held_out(i.item_id)]  # held-out items never train
+    model = sentiment.train_sentiment(training)
+    path = sentiment.save_sentiment(model, args.out)
+    report = sentiment.evaluate_sentiment(model, [i for i in items if sentiment.is_held_out(i.item_id)])
+    print(f"{model.version}: trained on {len(training)} customer utterances (held-out left out) → {path}")
+    print(f"held-out ({report['items']} items): accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}")
+    return 0
+
+
 def corrected_dialogues(db: str) -> list:
     """Stored conversations that people corrected, labelled with their corrected events.
 
@@ -240,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="fine-tune this local transformers checkpoint instead (then --out is a directory)")
     training.add_argument("--epochs", type=int, default=2, help="transformer fine-tuning epochs (default: %(default)s)")
     training.set_defaults(handler=_train_tagger)
+
+    sentiment = commands.add_parser("train-sentiment", help="train the customer-reaction model used by the "
+                                    "customer-feedback score")
+    sentiment.add_argument("--corpus", default="data/labelled/sentiment/feedback.jsonl",
+                           help="labelled customer utterances (default: %(default)s); the held-out 20%% is left out")
+    sentiment.add_argument("--out", default="models/sentiment.pkl", help="artifact path (default: %(default)s)")
+    sentiment.set_defaults(handler=_train_sentiment)
 
     correct = commands.add_parser("correct", help="add or remove a key-event label on a stored utterance")
     correct.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

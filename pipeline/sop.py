@@ -71,8 +71,6 @@ class ScoringConfig:
     closed_question_cues: CueSet
     polite_markers: CueSet
     forbidden_phrases: CueSet
-    positive_feedback_cues: CueSet
-    negative_feedback_cues: CueSet
     tips: dict[str, dict[str, str]]
 
 
@@ -283,7 +281,7 @@ def _parse_key_point(raw: Any, where: _Where) -> KeyPoint:
 
 
 _SCORING_LEXICONS = ("open_question_cues", "closed_question_cues", "polite_markers",
-                     "forbidden_phrases", "positive_feedback_cues", "negative_feedback_cues")
+                     "forbidden_phrases")
 _SCORING_TIPS = ("communication_skill", "attitude", "attitude_polite", "customer_feedback", "well_done")
 
 

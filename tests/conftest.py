@@ -121,6 +121,17 @@ SALES_CHAT: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The customer's reaction in :data:`SALES_CHAT` (P(positive) − P(negative)), set by hand so
+#: that customer-feedback scores can be worked out on paper; the sentiment model is tested on its own.
+SALES_CHAT_REACTIONS = {1: 0.0, 3: 0.0, 5: 0.5, 7: -0.5, 9: 0.6, 11: 0.6}
+
+
+@pytest.fixture(scope="session")
+def sales_chat_reactions(sales_chat) -> tuple[float | None, ...]:
+    """:data:`SALES_CHAT_REACTIONS` per utterance (None for the rep's)."""
+    return tuple(SALES_CHAT_REACTIONS.get(u.index) for u in sales_chat.utterances)
+
+
 @pytest.fixture(scope="session")
 def sales_chat() -> Conversation:
     """:data:`SALES_CHAT` as a Chinese conversation."""

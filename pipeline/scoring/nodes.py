@@ -6,8 +6,9 @@ The formulas are written out in docs/scoring.md; keep the two in step. In short:
 - ``communication_skill`` = 100 × mean of the applicable sub-scores: share of open questions,
   monologue length against ``max_monologue``, and turn-taking (沟通技巧);
 - ``attitude`` = 70 + 30 if polite forms are used − 35 per forbidden or pushy phrase (沟通态度);
-- ``customer_feedback`` = 50 + 50 × (positive − negative) / (positive + negative) over the
-  customer's next turns (客户反馈).
+- ``customer_feedback`` = 50 + 50 × the mean reaction of the customer's next turns, each
+  P(positive) − P(negative) from the trained sentiment model, ±1 for a later approval or a
+  recurring objection (客户反馈).
 
 A dimension that cannot be observed (no rep turn, no customer turn after the node) is
 ``None`` and left out of the total, whose weights are renormalised over what was observed.
@@ -15,7 +16,7 @@ A dimension that cannot be observed (no rep turn, no customer turn after the nod
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pipeline.events.tree import descendants
 from pipeline.models import Conversation, DimensionScore, KeyEvent, NodeScore, TreeNode, Utterance
@@ -27,6 +28,9 @@ from pipeline.text import content_words, normalize
 ATTITUDE_BASE = 70.0
 ATTITUDE_POLITE_BONUS = 30.0
 ATTITUDE_FORBIDDEN_PENALTY = 35.0
+# A reaction this far from neutral (P(positive) − P(negative)) is named positive or negative in
+# the explanation; the score itself uses the values as they are.
+REACTION_CUTOFF = 0.3
 # A tip praises the node instead of correcting it when every dimension reaches this.
 WELL_DONE_THRESHOLD = 80.0
 
@@ -167,26 +171,27 @@ def _score_attitude(sop: Sop, language: str, scope: list[Utterance]) -> Dimensio
                           {"polite": [list(hit) for hit in polite], "forbidden": [list(hit) for hit in forbidden]})
 
 
-def _score_feedback(conversation: Conversation, sop: Sop, events: tuple[KeyEvent, ...],
-                    last_index: int) -> DimensionScore:
+def _score_feedback(conversation: Conversation, sop: Sop, events: tuple[KeyEvent, ...], last_index: int,
+                    polarity: Sequence[float | None]) -> DimensionScore:
     language = conversation.language
     window = metrics.customer_turns_after(conversation, last_index, sop.scoring.feedback_window_turns)
     if not window:
         return DimensionScore("customer_feedback", None, _phrase(language, "no_customer"), {})
-    positive = metrics.lexicon_hits(sop.scoring.positive_feedback_cues, window)
-    negative = metrics.lexicon_hits(sop.scoring.negative_feedback_cues, window)
-    in_window = {u.index for u in window}
-    # A later approval is positive feedback; a (recurring) price objection is negative.
-    positive += [(e.utterance_index, e.node_id) for e in events
-                 if e.utterance_index in in_window and e.node_id == "customer_approval"]
-    negative += [(e.utterance_index, e.node_id) for e in events
-                 if e.utterance_index in in_window and e.node_id == "price_objection"]
-    pos, neg = len(positive), len(negative)
-    value = 50.0 if pos + neg == 0 else 50.0 + 50.0 * (pos - neg) / (pos + neg)
-    text = _phrase(language, "feedback", pos=pos, neg=neg) if pos + neg else _phrase(language, "neutral")
-    return DimensionScore("customer_feedback", round(value, 1), text,
-                          {"window": sorted(in_window), "positive": [list(h) for h in positive],
-                           "negative": [list(h) for h in negative]})
+    tagged = {(e.utterance_index, e.node_id) for e in events}
+    reactions = []
+    for utterance in window:
+        value = polarity[utterance.index] or 0.0
+        # A later approval is a positive reaction whatever its wording; a price objection in the
+        # window is the objection coming back.
+        value += ((utterance.index, "customer_approval") in tagged) - ((utterance.index, "price_objection") in tagged)
+        reactions.append((utterance.index, round(max(-1.0, min(1.0, value)), 3)))
+    mean = sum(value for _, value in reactions) / len(reactions)
+    positive = sum(1 for _, value in reactions if value >= REACTION_CUTOFF)
+    negative = sum(1 for _, value in reactions if value <= -REACTION_CUTOFF)
+    text = _phrase(language, "feedback", pos=positive, neg=negative) if positive + negative else _phrase(language, "neutral")
+    return DimensionScore("customer_feedback", round(50.0 + 50.0 * mean, 1), text,
+                          {"window": [index for index, _ in reactions], "reactions": [list(r) for r in reactions],
+                           "recurring_objection": [i for i, _ in reactions if (i, "price_objection") in tagged]})
 
 
 def _total(sop: Sop, dimensions: tuple[DimensionScore, ...]) -> float:
@@ -214,8 +219,12 @@ def _tip(node: SopNode, sop: Sop, language: str, dimensions: tuple[DimensionScor
 
 
 def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: tuple[TreeNode, ...],
-               sop: Sop, node: SopNode) -> NodeScore:
-    """Score one SOP node of one conversation (see the module docstring for the formulas)."""
+               sop: Sop, node: SopNode, polarity: Sequence[float | None]) -> NodeScore:
+    """Score one SOP node of one conversation (see the module docstring for the formulas).
+
+    ``polarity`` holds each customer utterance's reaction in [−1, 1] (None for others), from
+    :func:`pipeline.scoring.sentiment.customer_polarity`.
+    """
     language = conversation.language
     lang = language if language in ("zh", "en") else "en"
     tagged = sorted({e.utterance_index for e in events if e.node_id == node.node_id})
@@ -240,13 +249,18 @@ def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: t
         key_points,
         _score_skill(conversation, sop, node_utterances, occurrences),
         _score_attitude(sop, language, scope),
-        _score_feedback(conversation, sop, events, max(tagged)),
+        _score_feedback(conversation, sop, events, max(tagged), polarity),
     )
     return NodeScore(node.node_id, "present", dimensions, _total(sop, dimensions),
                      _tip(node, sop, language, dimensions, missing), tuple(tagged))
 
 
 def score_nodes(conversation: Conversation, events: tuple[KeyEvent, ...], tree: tuple[TreeNode, ...],
-                sop: Sop) -> tuple[NodeScore, ...]:
-    """One :class:`NodeScore` per SOP node, in SOP order."""
-    return tuple(score_node(conversation, events, tree, sop, node) for node in sop.nodes)
+                sop: Sop, polarity: Sequence[float | None] | None = None) -> tuple[NodeScore, ...]:
+    """One :class:`NodeScore` per SOP node, in SOP order. Without ``polarity`` the committed
+    sentiment model reads the customer's reactions."""
+    if polarity is None:
+        from pipeline.scoring.sentiment import customer_polarity
+
+        polarity = customer_polarity(conversation)
+    return tuple(score_node(conversation, events, tree, sop, node, polarity) for node in sop.nodes)

@@ -37,7 +37,7 @@ def test_the_shipped_sop_loads():
     sop = load_sop(SOP_PATH)
     assert sop.node_ids == NODE_IDS
     assert [node.order for node in sop.nodes] == [1, 2, 3, 4, 5, 6]
-    assert re.fullmatch(r"2026\.11-1\+[0-9a-f]{8}", sop.version)
+    assert re.fullmatch(r"2026\.12-1\+[0-9a-f]{8}", sop.version)
     assert sop.path == str(SOP_PATH)
 
 
@@ -80,7 +80,7 @@ def test_version_hash_follows_the_file_bytes(tmp_path):
     copy_path.write_bytes(SOP_PATH.read_bytes() + b"\n# a comment changes the hash\n")
     changed = load_sop(copy_path).version
     assert changed != original
-    assert changed.split("+")[0] == original.split("+")[0] == "2026.11-1"
+    assert changed.split("+")[0] == original.split("+")[0] == "2026.12-1"
 
 
 def test_nodes_are_sorted_by_order_whatever_the_file_order(tmp_path):
@@ -164,8 +164,7 @@ def test_node_errors_name_file_node_and_key(tmp_path, change, expected):
      "key 'scoring.max_monologue.en': expected a number ≥ 1, got 0"),
     (lambda d: d["scoring"].update(polite_marker=d["scoring"].pop("polite_markers")),
      "key 'scoring.polite_marker': unknown key (allowed: dimension_weights, feedback_window_turns, max_monologue, "
-     "open_question_cues, closed_question_cues, polite_markers, forbidden_phrases, positive_feedback_cues, "
-     "negative_feedback_cues, tips)"),
+     "open_question_cues, closed_question_cues, polite_markers, forbidden_phrases, tips)"),
     (lambda d: d["scoring"]["tips"].pop("well_done"), "key 'scoring.tips.well_done': missing required key"),
 ], ids=["unknown_top_level_key", "missing_top_level_key", "blank_version", "no_nodes", "all_weights_zero",
         "dimension_weights_sum", "missing_dimension", "max_monologue_zero", "unknown_scoring_key",

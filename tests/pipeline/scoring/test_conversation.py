@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pipeline.analyze import analyze
-from pipeline.events import RuleTagger
+from pipeline.events import RuleTagger, build_event_tree
 from pipeline.models import DimensionScore, KeyEvent, NodeScore
-from pipeline.scoring import score_conversation
+from pipeline.scoring import score_conversation, score_nodes
 
 
 def _events(*placed: tuple[str, int]) -> tuple[KeyEvent, ...]:
@@ -19,16 +19,26 @@ def _node(node_id: str, total: float | None) -> NodeScore:
     return NodeScore(node_id, status, (DimensionScore("key_points", total, ""),), total, "")
 
 
-def test_sales_chat_total_is_the_weighted_mean_of_its_node_totals(sales_chat, sop):
-    score = analyze(sales_chat, sop, RuleTagger()).conversation_score
+def test_sales_chat_total_is_the_weighted_mean_of_its_node_totals(sales_chat, sales_chat_reactions, sop):
+    events = RuleTagger().tag(sales_chat, sop)
+    tree = build_event_tree(sales_chat, events, sop)
+    score = score_conversation(events, score_nodes(sales_chat, events, tree, sop, sales_chat_reactions), sop)
     assert score.coverage == 1.0
     assert score.missing_required == ()
     assert score.node_order == ("opening", "customer_needs", "product_intro", "customer_approval",
                                 "price_objection", "next_step")
     assert score.order_conformance == 1.0  # 15 of 15 pairs in SOP order
     # Node totals of tests/pipeline/scoring/test_nodes.py with the SOP node weights (sum 1.0):
-    # .15·91.7 + .2·60.5 + .2·86.5 + .1·45 + .15·100 + .2·100 = 82.655 → 82.7
-    assert score.total == 82.7
+    # .15·86.7 + .2·62 + .2·88 + .1·47 + .15·97 + .2·97 = 81.655 → 81.7
+    assert score.total == 81.7
+
+
+def test_analyze_reads_the_customer_with_the_sentiment_model(sales_chat, sop):
+    analysis = analyze(sales_chat, sop, RuleTagger())
+    feedback = {s.node_id: s.dimension("customer_feedback") for s in analysis.node_scores}
+    reactions = dict(map(tuple, feedback["customer_approval"].evidence["reactions"]))
+    # "太贵了，隔壁才69。" is negative (and an objection), "好的，那先试试。" positive.
+    assert reactions[7] == -1.0 and reactions[9] > 0.3
 
 
 def test_nodes_out_of_order_missing_opening(sop):

@@ -99,6 +99,4 @@ def test_customer_turns_after_and_lexicon_hits(make_conversation, sop):
     ])
     window = metrics.customer_turns_after(conversation, 1, 3)
     assert [u.index for u in window] == [2, 4, 5]
-    assert metrics.lexicon_hits(sop.scoring.negative_feedback_cues, window) == [(2, "太贵"), (2, "贵")]
-    assert metrics.lexicon_hits(sop.scoring.positive_feedback_cues, window) == [
-        (4, "好的"), (4, "没问题"), (5, "谢谢")]
+    assert metrics.lexicon_hits(sop.scoring.polite_markers, window) == [(5, "谢谢")]

@@ -7,7 +7,9 @@ customer_feedback 0.15; max_monologue zh 120 characters; feedback window 3 custo
   in the scope: the tagged utterances plus what is nested under them in the event tree);
 - communication_skill = 100 × mean(open questions / questions, monologue, turn taking);
 - attitude = 70 + 30 (any polite marker) − 35 per forbidden phrase, clamped to 0–100;
-- customer_feedback = 50 + 50 × (pos − neg) / (pos + neg);
+- customer_feedback = 50 + 50 × mean over the window of clamp(polarity + approval − objection, −1, 1),
+  with the customer's polarity (P(positive) − P(negative) from the sentiment model) set by hand
+  here so the values can be worked out (the model itself is tested in test_sentiment.py);
 - total = Σ w·score / Σ w over the observed dimensions.
 """
 
@@ -20,10 +22,23 @@ from pipeline.scoring import score_node, score_nodes
 from pipeline.sop import DIMENSIONS
 
 
+# Hand-set reactions: by text for the short conversations; the sales chat's are in tests/conftest.py.
+REACTION_BY_TEXT = {"好的": 1.0, "Sounds good.": 1.0}
+
+
+def _polarity(conversation, reactions=None):
+    if conversation.conversation_id == "sales-chat":
+        from conftest import SALES_CHAT_REACTIONS
+
+        return tuple(SALES_CHAT_REACTIONS.get(u.index) for u in conversation.utterances)
+    return tuple(REACTION_BY_TEXT.get(u.text, 0.0) if u.speaker_role == "customer" else None
+                 for u in conversation.utterances)
+
+
 def _scores(conversation, sop):
     events = RuleTagger().tag(conversation, sop)
     tree = build_event_tree(conversation, events, sop)
-    return {score.node_id: score for score in score_nodes(conversation, events, tree, sop)}
+    return {score.node_id: score for score in score_nodes(conversation, events, tree, sop, _polarity(conversation))}
 
 
 def _dims(score):
@@ -37,35 +52,35 @@ HAND_WORKED = {
     # scope {0, 1}. Key points: 您好 · 我是 · 科技 · 想跟您 · 方便吗 → 5/5 = 100.
     # Skill: "…您现在方便吗？" is the only question, closed → 0; the turn is 32 characters ≤ 120 → 1;
     #   the customer answered → 1. (0 + 1 + 1) / 3 = 66.7.
-    # Attitude: 您 → 100. Feedback: customer utterances 1, 3, 5: 不错 + the approval event at 5 → 2/0 → 100.
-    # Total: .4·100 + .25·66.7 + .2·100 + .15·100 = 91.675 → 91.7. Weakest: skill.
-    "opening": ((100.0, 66.7, 100.0, 100.0), 91.7,
+    # Attitude: 您 → 100. Feedback: customer utterances 1, 3, 5: 0, 0, 0.5 + 1 (approval at 5) → 1
+    #   → 50 + 50·(1/3) = 66.7.
+    # Total: .4·100 + .25·66.7 + .2·100 + .15·66.7 = 86.68 → 86.7. Weakest: skill (ties feedback, comes first).
+    "opening": ((100.0, 66.7, 100.0, 66.7), 86.7,
                 "多用开放式问题（“您现在是怎么做的？”），每段讲解控制在两三句话，留时间让客户回应。", (0,)),
     # scope {2, 3, 4}; items are the rep's: only 目前 (situation) in 2 or 4 → 1/5 = 20.
     # Skill: "…怎么管理客户资料的？" open → 1; 14 characters → 1; both occurrences answered → 1 → 100.
-    # Attitude: 您 in 2 → 100. Feedback: 5 (不错 + approval event), 7 (太贵, 贵 + objection event),
-    #   9 (好的) → 3 positive, 3 negative → 50.  Total: 8 + 25 + 20 + 7.5 = 60.5.
-    "customer_needs": ((20.0, 100.0, 100.0, 50.0), 60.5,
+    # Attitude: 您 in 2 → 100. Feedback: 5 → 1 (clamped), 7: −0.5 − 1 (objection) → −1, 9: 0.6
+    #   → mean 0.2 → 60.  Total: 8 + 25 + 20 + 9 = 62.
+    "customer_needs": ((20.0, 100.0, 100.0, 60.0), 62.0,
                        "需求挖掘还缺：痛点、预算、时间要求、决策人，下次用开放式问题问清楚。", (2, 3)),
     # scope {4}. Benefit 自动 · proof 客户 · tied to need: shares "excel", 客户, 离职 with 3 → 3/3 = 100.
     # Skill: no question; 33 characters → 1; answered → 1 → 100. Attitude: no polite form → 70.
-    # Feedback: same window as the needs (5, 7, 9) → 50. Total: 40 + 25 + 14 + 7.5 = 86.5.
-    # Weakest: feedback 50.
-    "product_intro": ((100.0, 100.0, 70.0, 50.0), 86.5,
+    # Feedback: same window as the needs (5, 7, 9) → 60. Total: 40 + 25 + 14 + 9 = 88.
+    # Weakest: feedback 60.
+    "product_intro": ((100.0, 100.0, 70.0, 60.0), 88.0,
                       "客户反应偏消极：先确认客户的顾虑，再针对顾虑回应，而不是继续推进。", (4,)),
     # scope {5, 6}; no reinforce/advance cue in it → 0/2 = 0. Skill: turn taking only (the rep
-    # answered) → 100. Attitude: the rep's 6 has no polite form → 70. Feedback: 7 (太贵, 贵, objection),
-    # 9 (好的), 11 (好的) → 2 positive, 3 negative → 50 + 50·(−1/5) = 40.
-    # Total: 0 + 25 + 14 + 6 = 45.
-    "customer_approval": ((0.0, 100.0, 70.0, 40.0), 45.0, "客户认可时还可以：强化认可、推进下一步。", (5,)),
+    # answered) → 100. Attitude: the rep's 6 has no polite form → 70. Feedback: 7 → −1, 9 → 0.6,
+    # 11 → 0.6: mean 0.0667 → 53.3. Total: 0 + 25 + 14 + 7.995 = 46.995 → 47.
+    "customer_approval": ((0.0, 100.0, 70.0, 53.3), 47.0, "客户认可时还可以：强化认可、推进下一步。", (5,)),
     # scope {7, 8}. Checklist items are the rep's: "理解，算下来每天…可以先从基础版…您看可以吗" in 8
     # acknowledges, reframes, offers an option and confirms → 4/4.
-    # Skill: turn taking → 100. Attitude: 您 in 8 → 100. Feedback: 9, 11 (好的, 好的) → 100.
-    # Total: 100 → "well done".
-    "price_objection": ((100.0, 100.0, 100.0, 100.0), 100.0, "这个节点做得很好，保持。", (7,)),
+    # Skill: turn taking → 100. Attitude: 您 in 8 → 100. Feedback: 9, 11 → 0.6 → 80.
+    # Total: 40 + 25 + 20 + 12 = 97; every dimension ≥ 80 → "well done".
+    "price_objection": ((100.0, 100.0, 100.0, 80.0), 97.0, "这个节点做得很好，保持。", (7,)),
     # scope {10, 11}: 周四/下午/三点 · 演示 · 我来 · the customer's 好的 → 4/4. 18 characters, answered,
-    # 您, 好的 → every dimension 100 → "well done".
-    "next_step": ((100.0, 100.0, 100.0, 100.0), 100.0, "这个节点做得很好，保持。", (10,)),
+    # 您; feedback 11 → 0.6 → 80. Total 97 → "well done".
+    "next_step": ((100.0, 100.0, 100.0, 80.0), 97.0, "这个节点做得很好，保持。", (10,)),
 }
 
 
@@ -94,8 +109,9 @@ def test_explanations_and_evidence_say_why(sales_chat, sop):
     assert needs.explanation == "要点完成 1/5；做到：现状；缺少：痛点、预算、时间要求、决策人"
     assert needs.evidence["covered"] == ["situation"]
     feedback = scores["customer_approval"].dimension("customer_feedback")
-    assert feedback.evidence["window"] == [7, 9, 11]
-    assert feedback.evidence["negative"] == [[7, "太贵"], [7, "贵"], [7, "price_objection"]]
+    assert feedback.evidence == {"window": [7, 9, 11], "reactions": [[7, -1.0], [9, 0.6], [11, 0.6]],
+                                 "recurring_objection": [7]}
+    assert feedback.explanation == "客户随后的反应：积极 2，消极 1"
     tied = scores["product_intro"].dimension("key_points").evidence["found"]["tied_to_need"]
     assert {"excel", "客户", "离职"} <= set(tied["shared_words"])
 
@@ -202,4 +218,4 @@ def test_english_node_explains_in_english(make_conversation, sop):
 def test_score_node_scores_one_node(sales_chat, sop):
     events = RuleTagger().tag(sales_chat, sop)
     tree = build_event_tree(sales_chat, events, sop)
-    assert score_node(sales_chat, events, tree, sop, sop.node("next_step")).total == 100.0
+    assert score_node(sales_chat, events, tree, sop, sop.node("next_step"), _polarity(sales_chat)).total == 97.0
