@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export KEYNODE_DB := $(CURDIR)/$(DB)
 
-.PHONY: demo test install install-test process board eval eval-asr clean
+.PHONY: demo test install install-test process board eval eval-asr eval-scores clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ test: install-test
 # Tagger accuracy (dev split, Persuasion for Good) and speed table in docs/tagging.md.
 eval: install
 	$(BIN)/python bench/eval_taggers.py
+
+# Node scores against a trainer's 1–5 ratings, and the customer-reaction model, in docs/scoring.md.
+eval-scores: install
+	$(BIN)/python bench/eval_scores.py
 
 # Transcription accuracy and speed table in docs/asr.md (takes a few minutes).
 eval-asr: install

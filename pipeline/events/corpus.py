@@ -2,7 +2,8 @@
 
 Format (also the input of ``keynode eval-tagger``): JSON Lines, one dialogue per line,
 ``{"id", "lang": "zh"|"en", "channel": "call"|"chat", "turns": [{"speaker", "role", "text",
-"labels": [event ids]}]}``; other fields are ignored. docs/labelling.md is the labelling guide.
+"labels": [event ids]}]}``, optionally per turn ``start_s``/``end_s`` (calls) or ``time``
+(chats); other fields are ignored. docs/labelling.md is the labelling guide.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ def load_corpus(paths: Iterable[str | Path]) -> list[LabelledDialogue]:
             try:
                 record = json.loads(line)
                 turns = record["turns"]
+                times = _turn_times(turns)
                 utterances = tuple(Utterance(index=i, speaker_role=turn["role"], speaker_name=turn.get("speaker", ""),
-                                             text=turn["text"]) for i, turn in enumerate(turns))
+                                             text=turn["text"], start_s=times[i][0], end_s=times[i][1])
+                                   for i, turn in enumerate(turns))
                 labels = tuple(frozenset(turn.get("labels", [])) for turn in turns)
                 dialogue_id = str(record["id"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise IngestError(str(path), "corpus", f"line {number} is not a labelled dialogue ({exc})",
                                   "see the format in docs/labelling.md") from exc
             unknown = {label for turn_labels in labels for label in turn_labels} - set(EVENTS)
@@ -55,10 +58,28 @@ def load_corpus(paths: Iterable[str | Path]) -> list[LabelledDialogue]:
             conversation = Conversation(
                 conversation_id=dialogue_id, source_path=str(path), source_key=dialogue_id, source_format="corpus",
                 meta=ConversationMeta(channel=record.get("channel", "chat"), language=record.get("lang", "zh"),
-                                      industry=record.get("industry")),
+                                      industry=record.get("industry"), rep=record.get("rep"),
+                                      outcome=record.get("outcome")),
                 utterances=utterances)
             dialogues.append(LabelledDialogue(dialogue_id, conversation, labels))
     return dialogues
+
+
+def _turn_times(turns: list[dict]) -> list[tuple[float | None, float | None]]:
+    """Optional timing per turn: ``start_s``/``end_s`` (calls), or a chat message's ``time``
+    ("2026-09-22 20:14:05") as seconds since the first message."""
+    from datetime import datetime
+
+    stamps = [datetime.fromisoformat(t["time"]) if t.get("time") else None for t in turns]
+    first = next((stamp for stamp in stamps if stamp), None)
+    times = []
+    for turn, stamp in zip(turns, stamps):
+        if stamp is not None:
+            times.append(((stamp - first).total_seconds(), None))
+        else:
+            start, end = turn.get("start_s"), turn.get("end_s")
+            times.append((None if start is None else float(start), None if end is None else float(end)))
+    return times
 
 
 def is_dev(dialogue_id: str) -> bool:
