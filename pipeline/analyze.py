@@ -11,11 +11,13 @@ from dataclasses import asdict
 from pipeline.events import Tagger, build_event_tree
 from pipeline.models import Analysis, Conversation, content_hash
 from pipeline.scoring import score_conversation, score_nodes
+from pipeline.scoring.interaction import conversation_metrics
+from pipeline.scoring.notes import conversation_notes
 from pipeline.scoring.sentiment import customer_polarity, default_sentiment
 from pipeline.sop import Sop
 
 #: Bumped when the code changes results for the same input, so stored results get rewritten.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
@@ -34,6 +36,8 @@ def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
         conversation_score=score_conversation(events, node_scores, sop),
         sop_version=sop.version,
         tagger_name=tagger.name,
+        metrics=conversation_metrics(conversation, sop.scoring.metrics),
+        notes=conversation_notes(conversation, events, tree, sop, polarity),
     )
 
 

@@ -203,6 +203,10 @@ class Analysis:
     conversation_score: ConversationScore
     sop_version: str
     tagger_name: str
+    #: Conversation metrics (pipeline.scoring.interaction.Metric) and auto notes
+    #: (pipeline.scoring.notes.ConversationNotes); typed loosely to keep this module first in line.
+    metrics: tuple = ()
+    notes: object | None = None
 
 
 def content_hash(*parts: object) -> str:

@@ -72,6 +72,8 @@ class ScoringConfig:
     polite_markers: CueSet
     forbidden_phrases: CueSet
     tips: dict[str, dict[str, str]]
+    #: Conversation-metric settings (``scoring.metrics``, optional): pipeline.scoring.interaction.MetricsConfig.
+    metrics: Any = None
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ _SCORING_TIPS = ("communication_skill", "attitude", "attitude_polite", "customer
 def _parse_scoring(raw: Any, path: Path) -> ScoringConfig:
     where = _Where(path, None)
     keys = ("dimension_weights", "feedback_window_turns", "max_monologue", *_SCORING_LEXICONS, "tips")
-    raw = _mapping(raw, where, "scoring", keys, keys)
+    raw = _mapping(raw, where, "scoring", (*keys, "metrics"), keys)
     weights = _mapping(raw["dimension_weights"], where, "scoring.dimension_weights", DIMENSIONS, DIMENSIONS)
     weights = {name: _number(weights[name], where, f"scoring.dimension_weights.{name}", float)
                for name in DIMENSIONS}
@@ -305,4 +307,14 @@ def _parse_scoring(raw: Any, path: Path) -> ScoringConfig:
                        for lang in LANGS},
         tips={name: _texts(tips[name], where, f"scoring.tips.{name}") for name in _SCORING_TIPS},
         **{name: CueSet(_by_language(raw[name], where, f"scoring.{name}")) for name in _SCORING_LEXICONS},
+        metrics=_metrics_config(raw.get("metrics"), where),
     )
+
+
+def _metrics_config(raw: Any, where: _Where) -> Any:
+    from pipeline.scoring.interaction import MetricsConfig
+
+    try:
+        return MetricsConfig.from_mapping(raw)
+    except ValueError as exc:
+        raise where.error("scoring.metrics", str(exc)) from exc

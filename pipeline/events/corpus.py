@@ -57,7 +57,9 @@ def load_corpus(paths: Iterable[str | Path]) -> list[LabelledDialogue]:
                                   f"use only {', '.join(EVENTS)}")
             conversation = Conversation(
                 conversation_id=dialogue_id, source_path=str(path), source_key=dialogue_id, source_format="corpus",
-                meta=ConversationMeta(channel=record.get("channel", "chat"), language=record.get("lang", "zh"),
+                # The corpus says "call" for a phone call; the pipeline's channel names are CHANNELS.
+                meta=ConversationMeta(channel={"call": "phone"}.get(record.get("channel"), record.get("channel", "chat")),
+                                      language=record.get("lang", "zh"),
                                       industry=record.get("industry"), rep=record.get("rep"),
                                       outcome=record.get("outcome")),
                 utterances=utterances)

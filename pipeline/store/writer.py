@@ -35,7 +35,8 @@ from pipeline.text import normalize
 log = logging.getLogger(__name__)
 
 # Child tables first: they are deleted before, and inserted after, the conversation row.
-_CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores")
+_CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores",
+                        "conversation_metrics", "conversation_notes")
 
 
 class Store:
@@ -144,6 +145,22 @@ class Store:
                 "missing_required": list(score.missing_required), "order_conformance": score.order_conformance,
                 "node_order": list(score.node_order), "total": score.total,
                 "sop_version": analysis.sop_version}])
+            _insert(con, "conversation_metrics", [{
+                "conversation_id": cid, "name": m.name, "value": m.value, "unit": m.unit, "applicable": m.applicable,
+                "explanation": m.explanation, "evidence": json.dumps(m.evidence, ensure_ascii=False)}
+                for m in analysis.metrics])
+            if analysis.notes is not None:
+                _insert(con, "conversation_notes", [{
+                    "conversation_id": cid, "note_index": n, "kind": item.kind,
+                    "utterance_indexes": list(item.utterance_indexes), "quote": item.quote, "answer": item.answer,
+                    "answer_index": item.answer_index, "outcome": item.outcome,
+                    "details": json.dumps(item.details, ensure_ascii=False), "line": line}
+                    for n, (item, line) in enumerate(zip(analysis.notes.items, analysis.notes.lines()))])
+            con.execute("DELETE FROM node_score_history WHERE conversation_id = ? AND sop_version = ?",
+                        [cid, analysis.sop_version])
+            _insert(con, "node_score_history", [{
+                "conversation_id": cid, "node_id": s.node_id, "sop_version": analysis.sop_version,
+                "status": s.status, "total": s.total, "scored_at": datetime.now()} for s in analysis.node_scores])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -10,6 +10,9 @@ from pipeline.analyze import PIPELINE_VERSION, analyze, fingerprint
 from pipeline.events import RuleTagger, build_event_tree
 from pipeline.ingest import find_manifest, load_manifest, load_rep_directory, read_source
 from pipeline.scoring import score_conversation, score_nodes
+from pipeline.scoring.interaction import conversation_metrics
+from pipeline.scoring.notes import conversation_notes
+from pipeline.scoring.sentiment import customer_polarity
 from pipeline.sop import load_sop
 
 
@@ -17,7 +20,8 @@ def test_analysis_chains_the_stages(sales_chat, sop):
     analysis = analyze(sales_chat, sop, RuleTagger())
     events = RuleTagger().tag(sales_chat, sop)
     tree = build_event_tree(sales_chat, events, sop)
-    node_scores = score_nodes(sales_chat, events, tree, sop)
+    polarity = customer_polarity(sales_chat)
+    node_scores = score_nodes(sales_chat, events, tree, sop, polarity)
     assert analysis.conversation is sales_chat
     assert analysis.events == events
     assert analysis.tree == tree
@@ -27,7 +31,9 @@ def test_analysis_chains_the_stages(sales_chat, sop):
     assert [(e.utterance_index, e.node_id) for e in analysis.events] == [
         (0, "opening"), (2, "customer_needs"), (3, "customer_needs"), (4, "product_intro"),
         (5, "customer_approval"), (7, "price_objection"), (10, "next_step")]
-    assert analysis.conversation_score.total == 82.7
+    assert analysis.metrics == conversation_metrics(sales_chat, sop.scoring.metrics)
+    assert analysis.notes == conversation_notes(sales_chat, events, tree, sop, polarity)
+    assert [item.kind for item in analysis.notes.items] == ["need", "approval", "objection", "next_step"]
 
 
 def test_analysis_is_pure(sales_chat, sop):
@@ -41,7 +47,7 @@ class _RenamedTagger(RuleTagger):
 def test_fingerprint_ignores_the_file_name_only(sales_chat, sop, sop_path, tmp_path):
     tagger = RuleTagger()
     stamp = fingerprint(sales_chat, sop, tagger)
-    assert len(stamp) == 16 and PIPELINE_VERSION == "1"
+    assert len(stamp) == 16 and PIPELINE_VERSION == "3"
     assert fingerprint(dataclasses.replace(sales_chat, source_path="renamed/export.json"), sop, tagger) == stamp
 
     edited_text = dataclasses.replace(sales_chat, utterances=(

@@ -164,7 +164,7 @@ def test_node_errors_name_file_node_and_key(tmp_path, change, expected):
      "key 'scoring.max_monologue.en': expected a number ≥ 1, got 0"),
     (lambda d: d["scoring"].update(polite_marker=d["scoring"].pop("polite_markers")),
      "key 'scoring.polite_marker': unknown key (allowed: dimension_weights, feedback_window_turns, max_monologue, "
-     "open_question_cues, closed_question_cues, polite_markers, forbidden_phrases, tips)"),
+     "open_question_cues, closed_question_cues, polite_markers, forbidden_phrases, tips, metrics)"),
     (lambda d: d["scoring"]["tips"].pop("well_done"), "key 'scoring.tips.well_done': missing required key"),
 ], ids=["unknown_top_level_key", "missing_top_level_key", "blank_version", "no_nodes", "all_weights_zero",
         "dimension_weights_sum", "missing_dimension", "max_monologue_zero", "unknown_scoring_key",

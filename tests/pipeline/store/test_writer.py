@@ -12,6 +12,7 @@ import pytest
 from pipeline.analyze import analyze
 from pipeline.events import RuleTagger
 from pipeline.models import TranscriptInfo, Utterance, Word
+from pipeline.scoring import score_conversation, score_nodes
 from pipeline.store import Store, read_snapshot, snapshot_path
 
 writer_module = importlib.import_module("pipeline.store.writer")
@@ -37,8 +38,13 @@ def _counts(con) -> dict[str, int]:
 
 
 @pytest.fixture
-def analysis(sales_chat, sop):
-    return analyze(sales_chat, sop, RuleTagger())
+def analysis(sales_chat, sales_chat_reactions, sop):
+    """The sales chat analysed, with the hand-set customer reactions of tests/conftest.py so the
+    stored scores are the ones worked out in tests/pipeline/scoring/test_nodes.py."""
+    plain = analyze(sales_chat, sop, RuleTagger())
+    node_scores = score_nodes(sales_chat, plain.events, plain.tree, sop, sales_chat_reactions)
+    return dataclasses.replace(plain, node_scores=node_scores,
+                               conversation_score=score_conversation(plain.events, node_scores, sop))
 
 
 @pytest.fixture
@@ -71,15 +77,40 @@ def test_written_rows(tmp_path, analysis, sop):
             (7, None, "occurrence", "price_objection", 7, 0), (8, 7, "reply", None, 8, 1)]
         row = con.execute("SELECT status, key_points, communication_skill, attitude, customer_feedback, total, "
                           "utterance_indexes, explanation, evidence FROM node_scores WHERE node_id = 'opening'").fetchone()
-        assert row[:7] == ("present", 100.0, 66.7, 100.0, 100.0, 91.7, [0])
+        assert row[:7] == ("present", 100.0, 66.7, 100.0, 66.7, 86.7, [0])
         assert json.loads(row[7])["communication_skill"] == "开放式提问 0/1；最长一段讲解 32 字（上限 120）；1/1 处让对方回应"
         assert json.loads(row[8])["communication_skill"] == {"open_questions": 0.0, "monologue": 1.0, "turn_taking": 1.0}
         assert con.execute("SELECT status, key_points, total, utterance_indexes FROM node_scores "
-                           "WHERE node_id = 'customer_needs'").fetchone() == ("present", 20.0, 60.5, [2, 3])
+                           "WHERE node_id = 'customer_needs'").fetchone() == ("present", 20.0, 62.0, [2, 3])
         assert con.execute("SELECT coverage, missing_required, order_conformance, node_order, total "
                            "FROM conversation_scores").fetchone() == (
             1.0, [], 1.0, ["opening", "customer_needs", "product_intro", "customer_approval", "price_objection",
-                           "next_step"], 82.7)
+                           "next_step"], 81.7)
+
+
+def test_metrics_notes_and_score_history_are_written(tmp_path, analysis, sop):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analysis, "run-1", "fp-1")
+        con = store.con
+        # A chat without message times: latency, interruptions, wait after a question, pace and fillers
+    # are stored as not applicable (no value), the text-based ones are measured.
+        assert con.execute("SELECT count(*), count(*) FILTER (WHERE NOT applicable) FROM conversation_metrics"
+                           ).fetchone() == (11, 5)
+        assert con.execute("SELECT value, unit, applicable FROM conversation_metrics WHERE name = 'question_count'"
+                           ).fetchone() == (3.0, "count", True)  # utterances 0, 2 and 8
+        assert con.execute("SELECT value, applicable FROM conversation_metrics WHERE name = 'rep_response_latency_s'"
+                           ).fetchone() == (None, False)
+        assert con.execute("SELECT kind, utterance_indexes, answer_index, outcome FROM conversation_notes "
+                           "ORDER BY note_index").fetchall() == [
+            ("need", [3], None, None), ("approval", [5], None, None), ("objection", [7], 8, "accepted"),
+            ("next_step", [10], None, "confirmed")]
+        assert con.execute("SELECT line FROM conversation_notes WHERE kind = 'next_step'").fetchone() == (
+            "下一步：「那就周四下午三点给您演示，我来安排。」（时间 周四/下午/三点；事项 演示；负责 销售；客户已确认）",)
+        assert con.execute("SELECT count(*), min(sop_version) FROM node_score_history").fetchone() == (6, sop.version)
+        # Re-scored under another SOP version: the current scores are replaced, the history keeps both.
+        store.write_analysis(dataclasses.replace(analysis, sop_version="2027.01-1+00000000"), "run-2", "fp-2")
+        assert con.execute("SELECT count(DISTINCT sop_version) FROM node_score_history").fetchone() == (2,)
+        assert con.execute("SELECT DISTINCT sop_version FROM node_scores").fetchall() == [("2027.01-1+00000000",)]
 
 
 def test_rewriting_the_same_analysis_leaves_the_same_rows(tmp_path, analysis, other_analysis):
