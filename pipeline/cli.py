@@ -157,11 +157,14 @@ def _eval_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retag(args: argparse.Namespace) -> int:
+def _reanalyze(args: argparse.Namespace, verb: str) -> int:
+    """Re-analyse every stored conversation: ``retag`` with a tagger, ``rescore`` with the
+    stored events. Unchanged fingerprints are skipped; nothing is re-ingested or re-transcribed."""
     import uuid
 
     from pipeline.analyze import analyze, fingerprint
     from pipeline.events import load_tagger
+    from pipeline.events.tagger import StoredEvents
     from pipeline.sop import SopError, load_sop
     from pipeline.store import Store
 
@@ -170,27 +173,36 @@ def _retag(args: argparse.Namespace) -> int:
     except SopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    tagger = load_tagger(args.tagger)
+    tagger = load_tagger(args.tagger) if verb == "retag" else None
     run_id = uuid.uuid4().hex[:12]
-    retagged = unchanged = 0
+    done = unchanged = 0
     with Store(args.db) as store:
-        store.begin_run(run_id, sop.version, tagger.name, ["retag"])
+        store.begin_run(run_id, sop.version, tagger.name if tagger else "stored events", [verb])
         for conversation in list(store.stored_conversations()):
-            stamp = fingerprint(conversation, sop, tagger)
+            current = tagger or StoredEvents(*store.stored_events(conversation.conversation_id))
+            stamp = fingerprint(conversation, sop, current)
             if store.stored_fingerprint(conversation.conversation_id) == stamp:
                 unchanged += 1
                 continue
-            embedder = getattr(tagger, "embedder", None)
+            embedder = getattr(current, "embedder", None)
             if embedder:  # re-tagging never re-embeds a text embedded before
-                tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
-            store.write_analysis(analyze(conversation, sop, tagger), run_id, stamp)
+                current.embedding_cache.update(store.cached_vectors(embedder, current.text_keys(conversation)))
+            store.write_analysis(analyze(conversation, sop, current), run_id, stamp)
             if embedder:
-                store.store_vectors(embedder, tagger.take_new_vectors())
-            retagged += 1
-        store.finish_run(run_id, retagged, unchanged, 0)
-    print(f"run {run_id}: {retagged} conversations re-tagged and re-scored with {tagger.name} "
-          f"(SOP {sop.version}), {unchanged} already current")
+                store.store_vectors(embedder, current.take_new_vectors())
+            done += 1
+        store.finish_run(run_id, done, unchanged, 0)
+    how = f"re-tagged and re-scored with {tagger.name}" if tagger else "re-scored from their stored events"
+    print(f"run {run_id}: {done} conversations {how} (SOP {sop.version}), {unchanged} already current")
     return 0
+
+
+def _retag(args: argparse.Namespace) -> int:
+    return _reanalyze(args, "retag")
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    return _reanalyze(args, "rescore")
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -286,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     retag.add_argument("--tagger", default="default", help="rules, default, or a model path")
     retag.set_defaults(handler=_retag)
+
+    rescore = commands.add_parser("rescore", help="re-score stored conversations from their stored events after a "
+                                  "sop.yaml edit (no re-tagging, no re-transcribing; scores keep their SOP version)")
+    rescore.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    rescore.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    rescore.set_defaults(handler=_rescore)
 
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

@@ -23,6 +23,7 @@ from pipeline.models import (
     Analysis,
     Conversation,
     ConversationMeta,
+    KeyEvent,
     TranscriptInfo,
     Utterance,
     Word,
@@ -198,6 +199,16 @@ class Store:
         return Conversation(conversation_id=cid, source_path=row["source_path"], source_key=row["source_key"],
                             source_format=row["source_format"], meta=meta, utterances=utterances,
                             transcript=transcript)
+
+    def stored_events(self, conversation_id: str) -> tuple[str, tuple[KeyEvent, ...]]:
+        """The tagger name and the key events stored for a conversation (for re-scoring
+        without re-tagging)."""
+        tagger = self.con.execute("SELECT tagger FROM conversations WHERE conversation_id = ?",
+                                  [conversation_id]).fetchone()[0]
+        events = tuple(KeyEvent(*row) for row in self.con.execute(
+            "SELECT node_id, utterance_index, confidence, evidence, source FROM key_events WHERE conversation_id = ? "
+            "ORDER BY utterance_index, node_id", [conversation_id]).fetchall())
+        return tagger, events
 
     # -- corrections and the embedding cache -----------------------------------------------
     def add_correction(self, conversation_id: str, utterance_index: int, node_id: str, action: str,

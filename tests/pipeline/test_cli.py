@@ -94,3 +94,33 @@ def test_retag_rescores_stored_conversations_after_an_sop_edit(prefect_harness, 
         assert con.execute("SELECT count(*) FROM key_events WHERE source LIKE '%有点贵%'").fetchone()[0] == 0
         assert con.execute("SELECT count(DISTINCT sop_version) FROM key_events").fetchone()[0] == 1
         assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 26
+
+
+def test_rescore_keeps_the_stored_events_and_versions_the_scores(prefect_harness, tmp_path, samples_dir, sop_path,
+                                                                 reps_path, capsys):
+    import duckdb
+
+    folder = tmp_path / "samples"
+    shutil.copytree(samples_dir, folder, ignore=shutil.ignore_patterns("calls"))
+    db = tmp_path / "k.duckdb"
+    main(["process", str(folder), "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)])
+    assert main(["rescore", "--db", str(db), "--sop", str(sop_path)]) == 0
+    assert "0 conversations re-scored from their stored events" in capsys.readouterr().out
+
+    # The company weighs key points more: scores change, events (and their sources) stay.
+    edited = tmp_path / "sop.yaml"
+    edited.write_text(sop_path.read_text(encoding="utf-8").replace(
+        "    key_points: 0.4\n    communication_skill: 0.25", "    key_points: 0.5\n    communication_skill: 0.15", 1),
+        encoding="utf-8")
+    with duckdb.connect(str(db), read_only=True) as con:
+        events_before = con.execute("SELECT * EXCLUDE (sop_version) FROM key_events ORDER BY ALL").fetchall()
+        totals_before = con.execute("SELECT conversation_id, node_id, total FROM node_scores ORDER BY ALL").fetchall()
+    assert main(["rescore", "--db", str(db), "--sop", str(edited)]) == 0
+    assert re.search(r"26 conversations re-scored from their stored events", capsys.readouterr().out)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT * EXCLUDE (sop_version) FROM key_events ORDER BY ALL").fetchall() == events_before
+        totals_after = con.execute("SELECT conversation_id, node_id, total FROM node_scores ORDER BY ALL").fetchall()
+        assert totals_after != totals_before and len(totals_after) == len(totals_before)
+        # Both SOP versions' scores are kept in the history; node_scores holds the new one.
+        assert con.execute("SELECT count(DISTINCT sop_version) FROM node_score_history").fetchone()[0] == 2
+        assert con.execute("SELECT count(DISTINCT sop_version) FROM node_scores").fetchone()[0] == 1
