@@ -9,7 +9,10 @@ Per utterance the model sees
 - optionally (on by default) multilingual-e5-small sentence embeddings of the utterance and
   its neighbours (:mod:`embeddings`), which carry meaning the n-grams miss.
 
-One logistic regression per event (one-vs-rest, balanced class weights). Each event's
+One logistic regression per event (one-vs-rest, balanced class weights), in two stages: the
+second stage also sees the first stage's probabilities for the utterance and its neighbours
+(stacking), so a turn learns from what the turns around it are ("七千二" → "隔壁才四千" →
+"能不能便宜点": an objection makes the next customer turn more likely one too). Each event's
 decision threshold is chosen by cross-validation on the training dialogues only (grouped by
 dialogue), never on dev. SOP speaker rules still apply: a customer cannot open the call.
 Traditional characters are folded to Simplified before anything else, so Whisper's
@@ -22,6 +25,7 @@ import hashlib
 import io
 import logging
 import pickle
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,10 +41,10 @@ from pipeline.text import normalize
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
@@ -51,17 +55,42 @@ def model_text(text: str) -> str:
     return normalize(to_simplified(text))
 
 
+# Money talk, in general terms rather than the SOP's objection cues: indirect objections are
+# mostly a number, a comparison and a tone ("隔壁才四千", "一个月八百多？呵呵"), right after
+# the rep named a price. Grouped cross-validation on train: price_objection F1 +0.01–0.02.
+_AMOUNT = re.compile(r"[0-9]|[一二三四五六七八九十两百千万几]+ ?(万|千|百|块|元|折|个点|w)|[$¥￥]|"
+                     r"\b(hundred|thousand|grand|bucks?|k)\b")
+_MONEY = re.compile(r"便宜|贵|价|钱|费|预算|报价|优惠|折|成本|划算|值|省|budget|price|cost|cheap|expens|quote|"
+                    r"discount|afford|pay|fee|rate")
+_COMPARISON = re.compile(r"才|只要|只有|比|差|低|高|多了|最多|超|别家|隔壁|另一家|人家|同款|去年|other|another|"
+                         r"less|more|over|than|only|match|beat")
+_TONE = re.compile(r"呵呵|哈|lol|wow|哇|捂脸|流泪|？？|\?\?|可真|真是|这么|那么|天哪|oof|yikes|jeez")
+
+
+def _money_talk(texts: list[str], roles: list[str]) -> list[list[float]]:
+    rows, rep_named_amount = [], False
+    for text, role in zip(texts, roles):
+        rows.append([bool(_AMOUNT.search(text)), len(_MONEY.findall(text)), len(_COMPARISON.findall(text)),
+                     bool(_TONE.search(text)), rep_named_amount])
+        if role == "rep":
+            rep_named_amount = bool(_AMOUNT.search(text))
+    return rows
+
+
 def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> np.ndarray:
     from pipeline.scoring.metrics import is_question
 
     count = len(conversation.utterances)
     nodes = [sop.node(event) if event in sop.node_ids else None for event in EVENTS]
+    texts = [model_text(u.text) for u in conversation.utterances]
+    money = _money_talk(texts, [u.speaker_role for u in conversation.utterances])
     rows = []
     for i, utterance in enumerate(conversation.utterances):
         previous = rule_hits[i - 1] if i > 0 else set()
         following = rule_hits[i + 1] if i + 1 < count else set()
-        text = model_text(utterance.text)
+        text = texts[i]
         rows.append([
+            *money[i],
             utterance.speaker_role == "rep", utterance.speaker_role == "customer",
             i / max(1, count - 1), i < 3, i >= count - 3, is_question(utterance.text),
             np.log1p(len(utterance.text)),
@@ -76,14 +105,16 @@ def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> n
     return np.asarray(rows, dtype=np.float32)
 
 
-def _contexts(texts: list[str]) -> list[str]:
-    return [f"{texts[i - 1] if i else ''} ‖ {texts[i + 1] if i + 1 < len(texts) else ''}" for i in range(len(texts))]
+def _shifted(texts: list[str], by: int) -> list[str]:
+    """The text ``by`` utterances away from each one ('' past the ends)."""
+    return [texts[i + by] if 0 <= i + by < len(texts) else "" for i in range(len(texts))]
 
 
 @dataclass
 class _Features:
     texts: list[str]
-    contexts: list[str]
+    previous_texts: list[str]
+    next_texts: list[str]
     dense: np.ndarray
     vectors: np.ndarray | None
     new_vectors: dict = field(default_factory=dict)
@@ -103,13 +134,15 @@ def _features(conversation: Conversation, sop: Sop, use_embeddings: bool,
         zero = np.zeros((1, own.shape[1]), dtype=np.float32)
         previous = np.vstack([zero, own[:-1]])
         following = np.vstack([own[1:], zero])
-        vectors = np.hstack([own, (previous + following) / 2])
-    return _Features(texts, _contexts(texts), _dense(conversation, sop, rule_hits), vectors, new_vectors)
+        vectors = np.hstack([own, previous, following])
+    return _Features(texts, _shifted(texts, -1), _shifted(texts, 1), _dense(conversation, sop, rule_hits),
+                     vectors, new_vectors)
 
 
 @dataclass
 class TrainedModel:
-    """What ``keynode train-tagger`` writes: vectorisers, one classifier per event, thresholds."""
+    """What ``keynode train-tagger`` writes: vectorisers, two stages of one classifier per event,
+    and the thresholds (applied to the second stage)."""
 
     version: str
     use_embeddings: bool
@@ -119,16 +152,33 @@ class TrainedModel:
     classifiers: dict
     thresholds: dict
     training: dict
+    #: Second stage: the same features plus the first stage's probabilities around the utterance.
+    sequence_classifiers: dict = field(default_factory=dict)
 
-    def matrix(self, features: _Features):
+    def matrix(self, features: _Features, first_stage: np.ndarray | None = None):
+        """The feature matrix of one conversation; with ``first_stage`` probabilities, the
+        second stage's (see :func:`neighbourhood`)."""
         from scipy import sparse
 
         blocks = [self.text_vectorizer.transform(features.texts),
-                  0.5 * self.context_vectorizer.transform(features.contexts),
+                  # The turns before and after apart: an objection's *answer* ("理解，不过…") says more
+                  # about it than its echo one turn later, which is usually something else.
+                  0.5 * self.context_vectorizer.transform(features.previous_texts),
+                  0.5 * self.context_vectorizer.transform(features.next_texts),
                   sparse.csr_matrix(self.dense_scaler.transform(features.dense))]
         if self.use_embeddings:
             blocks.append(sparse.csr_matrix(features.vectors))
+        if first_stage is not None:
+            blocks.append(sparse.csr_matrix(neighbourhood(first_stage)))
         return sparse.hstack(blocks).tocsr()
+
+
+def neighbourhood(probabilities: np.ndarray) -> np.ndarray:
+    """Per utterance of one conversation: the first-stage probabilities of every event for
+    itself, the previous, the next and the one before the previous utterance (zeros past the ends)."""
+    count, events = probabilities.shape
+    padded = np.vstack([np.zeros((2, events)), probabilities, np.zeros((1, events))])
+    return np.hstack([probabilities, padded[1:count + 1], padded[3:count + 3], padded[0:count]])
 
 
 def _fit_vectorizers(features: list[_Features]):
@@ -140,7 +190,7 @@ def _fit_vectorizers(features: list[_Features]):
     context_vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True,
                                          max_features=30_000)
     text_vectorizer.fit([t for f in features for t in f.texts])
-    context_vectorizer.fit([c for f in features for c in f.contexts])
+    context_vectorizer.fit([t for f in features for t in f.texts])
     scaler = StandardScaler().fit(np.vstack([f.dense for f in features]))
     return text_vectorizer, context_vectorizer, scaler
 
@@ -160,35 +210,95 @@ def _gold_matrix(dialogues: list[LabelledDialogue]) -> np.ndarray:
     return np.array([[event in labels for event in EVENTS] for d in dialogues for labels in d.labels], dtype=int)
 
 
-def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = True, folds: int = 5,
-          embedding_cache: Mapping[str, np.ndarray] | None = None) -> TrainedModel:
-    """Train on labelled dialogues (the train split plus stored corrections)."""
+def out_of_fold_probabilities(features: list[_Features], gold: np.ndarray, use_embeddings: bool,
+                              folds: int = 5, first_stage: list[np.ndarray] | None = None,
+                              sources: list[int] | None = None) -> np.ndarray:
+    """Per utterance and event, the probability from a model that never saw its dialogue
+    (cross-validation grouped by dialogue): the first stage's inputs to the second, the second
+    stage's choose the thresholds. ``first_stage`` (out-of-fold, per dialogue) selects the second;
+    ``sources`` names each conversation's source dialogue, so excerpts stay in its fold."""
     from scipy import sparse
     from sklearn.model_selection import GroupKFold
 
-    features = [_features(d.conversation, sop, use_embeddings, embedding_cache) for d in dialogues]
-    gold = _gold_matrix(dialogues)
-    groups = np.array([n for n, d in enumerate(dialogues) for _ in d.labels])
-
-    def assemble(model: TrainedModel, subset: list[int]):
-        return sparse.vstack([model.matrix(features[i]) for i in subset]).tocsr()
-
-    # Out-of-fold probabilities on the training dialogues choose each event's threshold.
+    sources = sources if sources is not None else list(range(len(features)))
+    groups = np.array([sources[n] for n, f in enumerate(features) for _ in f.texts])
+    conversation_of_row = np.array([n for n, f in enumerate(features) for _ in f.texts])
     out_of_fold = np.zeros(gold.shape)
     for train_index, test_index in GroupKFold(n_splits=folds).split(gold, groups=groups):
-        train_dialogues = sorted(set(groups[train_index]))
-        test_dialogues = sorted(set(groups[test_index]))
-        fold_model = TrainedModel("fold", use_embeddings, *_fit_vectorizers([features[i] for i in train_dialogues]),
-                                  {}, {}, {})
-        x_train, x_test = assemble(fold_model, train_dialogues), assemble(fold_model, test_dialogues)
-        rows_test = np.concatenate([np.where(groups == i)[0] for i in test_dialogues])
-        rows_train = np.concatenate([np.where(groups == i)[0] for i in train_dialogues])
-        for column, event in enumerate(EVENTS):
+        train_conversations = sorted(set(conversation_of_row[train_index]))
+        test_conversations = sorted(set(conversation_of_row[test_index]))
+        fold_model = TrainedModel("fold", use_embeddings,
+                                  *_fit_vectorizers([features[i] for i in train_conversations]), {}, {}, {})
+
+        def assemble(subset: list[int]):
+            return sparse.vstack([fold_model.matrix(features[i], first_stage[i] if first_stage else None)
+                                  for i in subset]).tocsr()
+
+        x_train, x_test = assemble(train_conversations), assemble(test_conversations)
+        rows_test = np.concatenate([np.where(conversation_of_row == i)[0] for i in test_conversations])
+        rows_train = np.concatenate([np.where(conversation_of_row == i)[0] for i in train_conversations])
+        for column in range(len(EVENTS)):
             classifier = _classifier().fit(x_train, gold[rows_train, column])
             out_of_fold[rows_test, column] = classifier.predict_proba(x_test)[:, 1]
+    return out_of_fold
+
+
+def _per_dialogue(rows: np.ndarray, features: list[_Features]) -> list[np.ndarray]:
+    bounds = np.cumsum([0] + [len(f.texts) for f in features])
+    return [rows[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+#: Excerpts added per training dialogue, and their length in utterances. The corpus holds whole
+#: conversations of 12–32 turns, so without excerpts the model learns that "three turns before
+#: the end" means "goodbye" and misses "有点贵" in a five-message chat.
+EXCERPTS_PER_DIALOGUE = 2
+EXCERPT_LENGTH = (3, 8)
+
+
+def excerpts(dialogue: LabelledDialogue) -> list[LabelledDialogue]:
+    """Short runs of consecutive utterances cut from a dialogue (same labels), chosen by a
+    seed from the dialogue id so training is repeatable."""
+    from dataclasses import replace
+
+    count = len(dialogue.labels)
+    if count <= EXCERPT_LENGTH[1]:
+        return []
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(dialogue.dialogue_id.encode()).digest()[:4], "big"))
+    cut = []
+    for n in range(EXCERPTS_PER_DIALOGUE):
+        length = int(rng.integers(EXCERPT_LENGTH[0], EXCERPT_LENGTH[1] + 1))
+        start = int(rng.integers(0, count - length + 1))
+        utterances = tuple(replace(u, index=i) for i, u in
+                           enumerate(dialogue.conversation.utterances[start:start + length]))
+        conversation = replace(dialogue.conversation, conversation_id=f"{dialogue.dialogue_id}#{n}",
+                               utterances=utterances)
+        cut.append(LabelledDialogue(f"{dialogue.dialogue_id}#{n}", conversation,
+                                    dialogue.labels[start:start + length]))
+    return cut
+
+
+def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = True, folds: int = 5,
+          embedding_cache: Mapping[str, np.ndarray] | None = None) -> TrainedModel:
+    """Train on labelled dialogues (the train split plus stored corrections) and short excerpts
+    of them; thresholds and the reported F1 come from the whole dialogues' out-of-fold rows."""
+    from scipy import sparse
+
+    examples, sources = [], []
+    for n, dialogue in enumerate(dialogues):
+        for example in [dialogue, *excerpts(dialogue)]:
+            examples.append(example)
+            sources.append(n)
+    features = [_features(d.conversation, sop, use_embeddings, embedding_cache) for d in examples]
+    gold = _gold_matrix(examples)
+    first_stage = _per_dialogue(out_of_fold_probabilities(features, gold, use_embeddings, folds, sources=sources),
+                                features)
+    out_of_fold = out_of_fold_probabilities(features, gold, use_embeddings, folds, first_stage, sources)
+    whole = np.concatenate([np.full(len(e.labels), "#" not in e.dialogue_id) for e in examples])
+    whole_gold, whole_out_of_fold = gold[whole], out_of_fold[whole]
     thresholds = {}
     for column, event in enumerate(EVENTS):
-        thresholds[event] = max(THRESHOLD_GRID, key=lambda t: _f1(gold[:, column], out_of_fold[:, column] >= t))
+        thresholds[event] = max(THRESHOLD_GRID, key=lambda t: _f1(whole_gold[:, column],
+                                                                   whole_out_of_fold[:, column] >= t))
 
     text_vectorizer, context_vectorizer, scaler = _fit_vectorizers(features)
     digest = hashlib.sha256("".join(d.dialogue_id for d in dialogues).encode()).hexdigest()[:8]
@@ -197,12 +307,17 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
         version=f"learned.{kind}.f{FEATURES_VERSION}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
         text_vectorizer=text_vectorizer, context_vectorizer=context_vectorizer, dense_scaler=scaler,
         classifiers={}, thresholds=thresholds,
-        training={"dialogues": len(dialogues), "utterances": int(gold.shape[0]), "sop_version": sop.version,
-                  "positives": {event: int(gold[:, c].sum()) for c, event in enumerate(EVENTS)},
-                  "cv_f1": {event: round(_f1(gold[:, c], out_of_fold[:, c] >= thresholds[event]), 3)
+        training={"dialogues": len(dialogues), "utterances": int(whole_gold.shape[0]),
+                  "excerpts": len(examples) - len(dialogues), "sop_version": sop.version,
+                  "positives": {event: int(whole_gold[:, c].sum()) for c, event in enumerate(EVENTS)},
+                  "cv_f1": {event: round(_f1(whole_gold[:, c], whole_out_of_fold[:, c] >= thresholds[event]), 3)
                             for c, event in enumerate(EVENTS)}})
-    x_all = assemble(model, list(range(len(dialogues))))
+    x_all = sparse.vstack([model.matrix(f) for f in features]).tocsr()
     model.classifiers = {event: _classifier().fit(x_all, gold[:, c]) for c, event in enumerate(EVENTS)}
+    # The second stage learns from out-of-fold first-stage probabilities, as it will see at run
+    # time probabilities from a model that never saw the conversation.
+    x_sequence = sparse.vstack([model.matrix(f, p) for f, p in zip(features, first_stage)]).tocsr()
+    model.sequence_classifiers = {event: _classifier().fit(x_sequence, gold[:, c]) for c, event in enumerate(EVENTS)}
     return model
 
 
@@ -212,12 +327,24 @@ def _f1(gold: np.ndarray, predicted: np.ndarray) -> float:
     return 2 * true_positive / denominator if denominator else 0.0
 
 
+def drop_pruned_vocabulary(*vectorizers) -> None:
+    """Forget the n-grams a vectoriser pruned (``stop_words_``): only kept for introspection,
+    they are most of a pickled TF-IDF vectoriser's size (scikit-learn's own advice)."""
+    for vectorizer in vectorizers:
+        if hasattr(vectorizer, "stop_words_"):
+            del vectorizer.stop_words_
+
+
 def save(model: TrainedModel, path: str | Path) -> Path:
     """Write the artifact (pickle of the fitted objects plus metadata) atomically."""
     import sklearn
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    drop_pruned_vocabulary(model.text_vectorizer, model.context_vectorizer)
+    for classifier in [*model.classifiers.values(), *model.sequence_classifiers.values()]:
+        # Single precision halves the artifact; probabilities change in the 7th decimal.
+        classifier.coef_ = classifier.coef_.astype(np.float32)
     buffer = io.BytesIO()
     pickle.dump({"format": ARTIFACT_FORMAT, "sklearn": sklearn.__version__, "model": model}, buffer)
     temporary = path.with_suffix(".tmp")
@@ -275,7 +402,9 @@ class LearnedTagger:
         self.new_vectors.update(features.new_vectors)
         self.embedding_cache.update(features.new_vectors)
         x = self.model.matrix(features)
-        return np.column_stack([self.model.classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
+        first_stage = np.column_stack([self.model.classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
+        x = self.model.matrix(features, first_stage)
+        return np.column_stack([self.model.sequence_classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
 
     def tag(self, conversation: Conversation, sop: Sop) -> tuple[KeyEvent, ...]:
         """Events whose probability passes the event's threshold and whose speaker fits the SOP."""
