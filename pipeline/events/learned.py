@@ -22,9 +22,7 @@ Traditional output tags the same.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts import drop_pruned_vocabulary, load_artifact, save_artifact
 from pipeline.events.corpus import EVENTS, LabelledDialogue
 from pipeline.events.rules import RuleTagger
 from pipeline.models import Conversation, KeyEvent
@@ -327,43 +326,18 @@ def _f1(gold: np.ndarray, predicted: np.ndarray) -> float:
     return 2 * true_positive / denominator if denominator else 0.0
 
 
-def drop_pruned_vocabulary(*vectorizers) -> None:
-    """Forget the n-grams a vectoriser pruned (``stop_words_``): only kept for introspection,
-    they are most of a pickled TF-IDF vectoriser's size (scikit-learn's own advice)."""
-    for vectorizer in vectorizers:
-        if hasattr(vectorizer, "stop_words_"):
-            del vectorizer.stop_words_
-
-
 def save(model: TrainedModel, path: str | Path) -> Path:
     """Write the artifact (pickle of the fitted objects plus metadata) atomically."""
-    import sklearn
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     drop_pruned_vocabulary(model.text_vectorizer, model.context_vectorizer)
     for classifier in [*model.classifiers.values(), *model.sequence_classifiers.values()]:
         # Single precision halves the artifact; probabilities change in the 7th decimal.
         classifier.coef_ = classifier.coef_.astype(np.float32)
-    buffer = io.BytesIO()
-    pickle.dump({"format": ARTIFACT_FORMAT, "sklearn": sklearn.__version__, "model": model}, buffer)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(buffer.getvalue())
-    temporary.replace(path)
-    return path
+    return save_artifact(model, path, ARTIFACT_FORMAT)
 
 
 def load(path: str | Path) -> TrainedModel:
     """Read an artifact written by :func:`save`; refuse one from another format or sklearn."""
-    import sklearn
-
-    with open(path, "rb") as handle:
-        payload = pickle.load(handle)  # our own artifact, from the project's models/ folder
-    if payload.get("format") != ARTIFACT_FORMAT or payload.get("sklearn") != sklearn.__version__:
-        raise ValueError(f"{path} was written by format {payload.get('format')} / scikit-learn "
-                         f"{payload.get('sklearn')}; this is {ARTIFACT_FORMAT} / {sklearn.__version__}: "
-                         "retrain with `keynode train-tagger`")
-    return payload["model"]
+    return load_artifact(path, ARTIFACT_FORMAT, "keynode train-tagger")
 
 
 class LearnedTagger:

@@ -19,9 +19,7 @@ docs/scoring.md (``make eval-scores``).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import pickle
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.artifacts import drop_pruned_vocabulary, load_artifact, save_artifact
 from pipeline.ingest.errors import IngestError
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -167,19 +166,8 @@ def train_sentiment(items: list[FeedbackItem]) -> SentimentModel:
 
 def save_sentiment(model: SentimentModel, path: str | Path = DEFAULT_MODEL) -> Path:
     """Write the artifact atomically."""
-    import sklearn
-
-    from pipeline.events.learned import drop_pruned_vocabulary
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     drop_pruned_vocabulary(model.text_vectorizer, model.context_vectorizer)
-    buffer = io.BytesIO()
-    pickle.dump({"format": ARTIFACT_FORMAT, "sklearn": sklearn.__version__, "model": model}, buffer)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(buffer.getvalue())
-    temporary.replace(path)
-    return path
+    return save_artifact(model, path, ARTIFACT_FORMAT)
 
 
 class SentimentModelError(RuntimeError):
@@ -188,18 +176,10 @@ class SentimentModelError(RuntimeError):
 
 def load_sentiment(path: str | Path = DEFAULT_MODEL) -> SentimentModel:
     """Read an artifact written by :func:`save_sentiment`; refuse one from another sklearn."""
-    import sklearn
-
     path = Path(path)
     if not path.exists():
         raise SentimentModelError(f"{path} is missing: run `keynode train-sentiment` to create it")
-    with open(path, "rb") as handle:
-        payload = pickle.load(handle)  # our own artifact, from the project's models/ folder
-    if payload.get("format") != ARTIFACT_FORMAT or payload.get("sklearn") != sklearn.__version__:
-        raise SentimentModelError(f"{path} was written by format {payload.get('format')} / scikit-learn "
-                                  f"{payload.get('sklearn')}; this is {ARTIFACT_FORMAT} / {sklearn.__version__}: "
-                                  "retrain with `keynode train-sentiment`")
-    return payload["model"]
+    return load_artifact(path, ARTIFACT_FORMAT, "keynode train-sentiment", SentimentModelError)
 
 
 @lru_cache(maxsize=1)
