@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pipeline.events import Tagger, build_event_tree
 from pipeline.models import Analysis, Conversation, content_hash
 from pipeline.scoring import score_conversation, score_nodes
-from pipeline.scoring.interaction import conversation_metrics
+from pipeline.scoring.interaction import conversation_metrics, interrupting_utterances
 from pipeline.scoring.notes import conversation_notes
 from pipeline.scoring.sentiment import customer_polarity, default_sentiment
 from pipeline.sop import Sop
@@ -27,7 +27,8 @@ def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
     # The tagger's sentence vectors (if it made any) let the sentiment model read the customer
     # with its more accurate classifier at no extra cost.
     polarity = customer_polarity(conversation, vector_cache=getattr(tagger, "embedding_cache", None))
-    node_scores = score_nodes(conversation, events, tree, sop, polarity)
+    metrics = conversation_metrics(conversation, sop.scoring.metrics)
+    node_scores = score_nodes(conversation, events, tree, sop, polarity, interrupting_utterances(metrics))
     return Analysis(
         conversation=conversation,
         events=events,
@@ -36,7 +37,7 @@ def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
         conversation_score=score_conversation(events, node_scores, sop),
         sop_version=sop.version,
         tagger_name=tagger.name,
-        metrics=conversation_metrics(conversation, sop.scoring.metrics),
+        metrics=metrics,
         notes=conversation_notes(conversation, events, tree, sop, polarity),
     )
 

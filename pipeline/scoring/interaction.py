@@ -331,6 +331,15 @@ def conversation_metrics(conversation: Conversation,
     )
 
 
+def interrupting_utterances(metrics: Iterable[Metric]) -> frozenset[int] | None:
+    """The rep utterances that interrupted the customer (from ``rep_interruptions``), or None
+    when interruptions could not be measured (a chat, or a call without times)."""
+    for metric in metrics:
+        if metric.name == "rep_interruptions":
+            return frozenset(index for index, _gap in metric.evidence["interruptions"]) if metric.applicable else None
+    return None
+
+
 def _na(name: str, unit: str, explanation: str, evidence: dict | None = None) -> Metric:
     return Metric(name, None, unit, False, explanation, evidence or {})
 

@@ -4,8 +4,10 @@ The formulas are written out in docs/scoring.md; keep the two in step. In short:
 
 - ``key_points`` = 100 × checklist items covered / items (要点完成);
 - ``communication_skill`` = 100 × mean of the applicable sub-scores: share of open questions,
-  monologue length against ``max_monologue``, and turn-taking (沟通技巧);
-- ``attitude`` = 70 + 30 if polite forms are used − 35 per forbidden or pushy phrase (沟通态度);
+  monologue length against ``max_monologue``, turn-taking, and (timed calls) letting the
+  customer finish (沟通技巧);
+- ``attitude`` = 70 + 30 if polite forms are used − 35 per forbidden or pushy phrase − 15 per
+  time the rep cut the customer off (沟通态度);
 - ``customer_feedback`` = 50 + 50 × the mean reaction of the customer's next turns, each
   P(positive) − P(negative) from the trained sentiment model, ±1 for a later approval or a
   recurring objection (客户反馈).
@@ -28,6 +30,10 @@ from pipeline.text import content_words, normalize
 ATTITUDE_BASE = 70.0
 ATTITUDE_POLITE_BONUS = 30.0
 ATTITUDE_FORBIDDEN_PENALTY = 35.0
+# Each time the rep cut the customer off inside the node costs attitude 15 and halves
+# the "let the customer finish" part of communication skill (0 from two on).
+ATTITUDE_INTERRUPTION_PENALTY = 15.0
+LET_FINISH_COST = 0.5
 # A reaction this far from neutral (P(positive) − P(negative)) is named positive or negative in
 # the explanation; the score itself uses the values as they are.
 REACTION_CUTOFF = 0.3
@@ -42,6 +48,7 @@ _PHRASES = {
         "forbidden": "出现禁语/施压说法：{items}", "no_rep": "销售在该节点没有发言，无法评价",
         "feedback": "客户随后的反应：积极 {pos}，消极 {neg}", "neutral": "客户反应中性",
         "no_customer": "之后客户没有再发言，无法评价", "missed": "必要节点缺失",
+        "interrupted": "打断客户 {n} 次",
         "sep": "；", "list": "、",
     },
     "en": {
@@ -51,7 +58,8 @@ _PHRASES = {
         "no_polite": "no polite forms", "forbidden": "pushy or forbidden phrases: {items}",
         "no_rep": "the rep did not speak in this node", "feedback": "customer reaction: {pos} positive, {neg} negative",
         "neutral": "neutral customer reaction", "no_customer": "the customer did not speak afterwards",
-        "missed": "required node missing", "sep": "; ", "list": ", ",
+        "missed": "required node missing", "interrupted": "cut the customer off {n} times",
+        "sep": "; ", "list": ", ",
     },
 }
 
@@ -121,7 +129,7 @@ def _score_key_points(node: SopNode, language: str, scope, node_utterances, need
 
 
 def _score_skill(conversation: Conversation, sop: Sop, node_utterances: list[Utterance],
-                 occurrences: list[TreeNode]) -> DimensionScore:
+                 occurrences: list[TreeNode], cut_off: list[int] | None) -> DimensionScore:
     language = conversation.language
     scoring = sop.scoring
     parts: list[str] = []
@@ -151,24 +159,33 @@ def _score_skill(conversation: Conversation, sop: Sop, node_utterances: list[Utt
         subscores["turn_taking"] = answered / len(occurrences)
         parts.append(_phrase(language, "turns", ok=answered, total=len(occurrences)))
 
+    if cut_off is not None:
+        subscores["let_finish"] = max(0.0, 1 - LET_FINISH_COST * len(cut_off))
+        parts.append(_phrase(language, "interrupted", n=len(cut_off)))
+
     value = round(100.0 * sum(subscores.values()) / len(subscores), 1) if subscores else None
     return DimensionScore("communication_skill", value, _join(language, parts),
                           {name: round(score, 3) for name, score in subscores.items()})
 
 
-def _score_attitude(sop: Sop, language: str, scope: list[Utterance]) -> DimensionScore:
+def _score_attitude(sop: Sop, language: str, scope: list[Utterance], cut_off: list[int] | None) -> DimensionScore:
     rep_utterances = [u for u in scope if u.speaker_role == "rep"]
     if not rep_utterances:
         return DimensionScore("attitude", None, _phrase(language, "no_rep"), {})
     polite = metrics.lexicon_hits(sop.scoring.polite_markers, rep_utterances)
     forbidden = metrics.lexicon_hits(sop.scoring.forbidden_phrases, rep_utterances)
-    value = ATTITUDE_BASE + (ATTITUDE_POLITE_BONUS if polite else 0) - ATTITUDE_FORBIDDEN_PENALTY * len(forbidden)
+    value = (ATTITUDE_BASE + (ATTITUDE_POLITE_BONUS if polite else 0) - ATTITUDE_FORBIDDEN_PENALTY * len(forbidden)
+             - ATTITUDE_INTERRUPTION_PENALTY * len(cut_off or ()))
     parts = [_phrase(language, "polite", items=_items(language, dict.fromkeys(c for _, c in polite)))
              if polite else _phrase(language, "no_polite")]
     if forbidden:
         parts.append(_phrase(language, "forbidden", items=_items(language, [c for _, c in forbidden])))
-    return DimensionScore("attitude", round(max(0.0, min(100.0, value)), 1), _join(language, parts),
-                          {"polite": [list(hit) for hit in polite], "forbidden": [list(hit) for hit in forbidden]})
+    if cut_off:
+        parts.append(_phrase(language, "interrupted", n=len(cut_off)))
+    evidence = {"polite": [list(hit) for hit in polite], "forbidden": [list(hit) for hit in forbidden]}
+    if cut_off is not None:
+        evidence["interruptions"] = cut_off
+    return DimensionScore("attitude", round(max(0.0, min(100.0, value)), 1), _join(language, parts), evidence)
 
 
 def _score_feedback(conversation: Conversation, sop: Sop, events: tuple[KeyEvent, ...], last_index: int,
@@ -219,11 +236,13 @@ def _tip(node: SopNode, sop: Sop, language: str, dimensions: tuple[DimensionScor
 
 
 def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: tuple[TreeNode, ...],
-               sop: Sop, node: SopNode, polarity: Sequence[float | None]) -> NodeScore:
+               sop: Sop, node: SopNode, polarity: Sequence[float | None],
+               interruptions: frozenset[int] | None = None) -> NodeScore:
     """Score one SOP node of one conversation (see the module docstring for the formulas).
 
     ``polarity`` holds each customer utterance's reaction in [−1, 1] (None for others), from
-    :func:`pipeline.scoring.sentiment.customer_polarity`.
+    :func:`pipeline.scoring.sentiment.customer_polarity`; ``interruptions`` the rep utterances
+    that cut the customer off (None when a chat or an untimed call cannot tell).
     """
     language = conversation.language
     lang = language if language in ("zh", "en") else "en"
@@ -245,10 +264,11 @@ def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: t
 
     key_points, missing = _score_key_points(node, language, scope, node_utterances,
                                             _need_words(conversation, events, tree))
+    cut_off = None if interruptions is None else sorted(interruptions & scope_indexes)
     dimensions = (
         key_points,
-        _score_skill(conversation, sop, node_utterances, occurrences),
-        _score_attitude(sop, language, scope),
+        _score_skill(conversation, sop, node_utterances, occurrences, cut_off),
+        _score_attitude(sop, language, scope, cut_off),
         _score_feedback(conversation, sop, events, max(tagged), polarity),
     )
     return NodeScore(node.node_id, "present", dimensions, _total(sop, dimensions),
@@ -256,11 +276,12 @@ def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: t
 
 
 def score_nodes(conversation: Conversation, events: tuple[KeyEvent, ...], tree: tuple[TreeNode, ...],
-                sop: Sop, polarity: Sequence[float | None] | None = None) -> tuple[NodeScore, ...]:
+                sop: Sop, polarity: Sequence[float | None] | None = None,
+                interruptions: frozenset[int] | None = None) -> tuple[NodeScore, ...]:
     """One :class:`NodeScore` per SOP node, in SOP order. Without ``polarity`` the committed
-    sentiment model reads the customer's reactions."""
+    sentiment model reads the customer's reactions; ``interruptions`` as in :func:`score_node`."""
     if polarity is None:
         from pipeline.scoring.sentiment import customer_polarity
 
         polarity = customer_polarity(conversation)
-    return tuple(score_node(conversation, events, tree, sop, node, polarity) for node in sop.nodes)
+    return tuple(score_node(conversation, events, tree, sop, node, polarity, interruptions) for node in sop.nodes)

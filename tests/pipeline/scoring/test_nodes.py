@@ -219,3 +219,36 @@ def test_score_node_scores_one_node(sales_chat, sop):
     events = RuleTagger().tag(sales_chat, sop)
     tree = build_event_tree(sales_chat, events, sop)
     assert score_node(sales_chat, events, tree, sop, sop.node("next_step"), _polarity(sales_chat)).total == 97.0
+
+
+def test_cutting_the_customer_off_costs_skill_and_attitude(make_conversation, sop):
+    import dataclasses
+
+    from pipeline.scoring.interaction import conversation_metrics, interrupting_utterances
+
+    times = [(0.0, 4.0), (4.5, 9.0), (8.2, 12.0), (12.6, 14.0)]
+    plain = make_conversation([
+        ("rep", "您好，请问您现在用什么系统管理客户？"),
+        ("customer", "我们现在用的是那个表格，就是"),      # cut off: the rep starts at 8.2 s, before 9.0 s
+        ("rep", "那您一定很需要我们的系统，明天上午十点我给您演示"),
+        ("customer", "好的"),
+    ], channel="phone")
+    call = dataclasses.replace(plain, utterances=tuple(
+        dataclasses.replace(u, start_s=start, end_s=end) for u, (start, end) in zip(plain.utterances, times)))
+    interruptions = interrupting_utterances(conversation_metrics(call))
+    assert interruptions == frozenset({2})
+    assert interrupting_utterances(conversation_metrics(plain)) is None  # no times: cannot tell
+    events = RuleTagger().tag(call, sop)
+    tree = build_event_tree(call, events, sop)
+    scores = {s.node_id: s for s in score_nodes(call, events, tree, sop, _polarity(call), interruptions)}
+    untimed = {s.node_id: s for s in score_nodes(call, events, tree, sop, _polarity(call), None)}
+    step, step_untimed = scores["next_step"], untimed["next_step"]
+    # Utterance 2 is in the next step's scope. Skill: turn taking 1, monologue 1, let_finish
+    # 1 − 0.5·1 = 0.5 → 83.3 (untimed: 100). Attitude: 70 + 30 (您) − 15 = 85 (untimed: 100).
+    assert step.dimension("communication_skill").evidence == {"monologue": 1.0, "turn_taking": 1.0,
+                                                               "let_finish": 0.5}
+    assert (step.dimension("communication_skill").score, step_untimed.dimension("communication_skill").score) == (
+        83.3, 100.0)
+    assert (step.dimension("attitude").score, step_untimed.dimension("attitude").score) == (85.0, 100.0)
+    assert step.dimension("attitude").explanation == "使用了礼貌用语（您）；打断客户 1 次"
+    assert step.dimension("attitude").evidence["interruptions"] == [2]
