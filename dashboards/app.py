@@ -17,5 +17,6 @@ pages = [
     st.Page("app_pages/conversations.py", title=t("conversations"), icon="🗂️", url_path="conversations"),
     st.Page("app_pages/conversation.py", title=t("conversation"), icon="💬", url_path="conversation"),
     st.Page("app_pages/search.py", title=t("search"), icon="🔎", url_path="search"),
+    st.Page("app_pages/coaching.py", title=t("coaching"), icon="🏆", url_path="coaching"),
 ]
 st.navigation(pages).run()

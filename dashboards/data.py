@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pipeline.scoring import analytics
 from pipeline.store import read_snapshot, snapshot_path
 
 DEFAULT_DB = "data/keynode.duckdb"
@@ -210,6 +211,38 @@ def node_scores(conversation_id: str) -> pd.DataFrame:
                     FROM node_scores WHERE conversation_id = ?""", (conversation_id,))
 
 
+def _has_table(name: str) -> bool:
+    """True when the snapshot has table ``name`` (a snapshot published before a migration lacks it)."""
+    frame = query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", (name,))
+    return not frame.empty and int(frame["n"].iloc[0]) > 0
+
+
+CONVERSATION_METRIC_COLUMNS = ("name", "value", "unit", "applicable", "explanation", "evidence")
+CONVERSATION_NOTE_COLUMNS = ("note_index", "kind", "utterance_indexes", "quote", "answer", "answer_index",
+                             "outcome", "line")
+
+
+def conversation_metrics(conversation_id: str) -> pd.DataFrame:
+    """Interaction metrics of one conversation (talk ratio, monologues, questions …; docs/scoring.md,
+    "Conversation metrics"). ``value`` is empty when ``applicable`` is false; ``explanation`` says
+    why, in the conversation's language. Empty when none are stored (conversations processed
+    before metrics existed)."""
+    if not _has_table("conversation_metrics"):
+        return pd.DataFrame(columns=list(CONVERSATION_METRIC_COLUMNS))
+    return query("""SELECT name, value, unit, applicable, explanation, evidence
+                    FROM conversation_metrics WHERE conversation_id = ? ORDER BY name""", (conversation_id,))
+
+
+def conversation_notes(conversation_id: str) -> pd.DataFrame:
+    """Auto notes of one conversation in order (needs, objections with the answer and the
+    customer's reaction, approvals, next steps; docs/scoring.md, "Auto notes"), each with the
+    utterances it quotes and ``line``, the note as one line in the conversation's language."""
+    if not _has_table("conversation_notes"):
+        return pd.DataFrame(columns=list(CONVERSATION_NOTE_COLUMNS))
+    return query("""SELECT note_index, kind, utterance_indexes, quote, answer, answer_index, outcome, line
+                    FROM conversation_notes WHERE conversation_id = ? ORDER BY note_index""", (conversation_id,))
+
+
 # -- search -------------------------------------------------------------------------------
 def search_utterances(text: str = "", node_ids: tuple[str, ...] = (), reps: tuple[str, ...] = (),
                       outcomes: tuple[str, ...] = (), limit: int = 200) -> pd.DataFrame:
@@ -238,3 +271,72 @@ def search_utterances(text: str = "", node_ids: tuple[str, ...] = (), reps: tupl
                      {where}
                      ORDER BY c.started_at DESC NULLS LAST, u.conversation_id, u.utterance_index
                      LIMIT ?""", tuple(params))
+
+
+# -- coaching: pipeline.scoring.analytics over the stored scores ----------------------------
+#: Reps with fewer conversations than this are listed on the leaderboard without a rank.
+MIN_RANKED_CONVERSATIONS = 3
+
+
+def _score_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows the analytics functions work on: ``conversations``, ``node_scores`` and
+    ``conversation_scores`` (empty frames when there is no data yet)."""
+    conversations = query("SELECT conversation_id, rep, team, outcome, started_at FROM conversations")
+    node_scores = query("""SELECT conversation_id, node_id, status, key_points, communication_skill, attitude,
+                                  customer_feedback, total, utterance_indexes
+                           FROM node_scores""")
+    conversation_scores = query("SELECT conversation_id, total, coverage, order_conformance FROM conversation_scores")
+    return conversations, node_scores, conversation_scores
+
+
+def leaderboard_table(team: str | None, metric: str = "total",
+                      min_conversations: int = MIN_RANKED_CONVERSATIONS) -> pd.DataFrame:
+    """排行榜 of ``team`` (every team when None): reps ranked by the mean per conversation of
+    ``metric`` — ``"total"``, ``"coverage"``, ``"order_conformance"`` or ``"node:<node_id>"``.
+    Reps with fewer than ``min_conversations`` conversations come last, without a rank, with
+    ``reason`` = ``analytics.TOO_FEW_CONVERSATIONS``. Columns: ``analytics.LEADERBOARD_COLUMNS``."""
+    conversations, node_scores, conversation_scores = _score_tables()
+    return analytics.leaderboard(conversation_scores, node_scores, conversations, team=team, metric=metric,
+                                 min_conversations=min_conversations)
+
+
+def rep_node_table() -> pd.DataFrame:
+    """Per rep and SOP node: coverage share, mean total (missed as 0), mean total when present and
+    the four dimension means. Columns: ``analytics.REP_NODE_AVERAGE_COLUMNS``."""
+    conversations, node_scores, _ = _score_tables()
+    return analytics.rep_node_averages(node_scores, conversations)
+
+
+def rep_trend_table(rep: str, freq: str = "W") -> tuple[pd.DataFrame, analytics.TrendNote]:
+    """One rep's mean node total per node and ISO week (``freq="M"``: month), and a note counting
+    the rep's conversations left out for having no start time. Columns:
+    ``analytics.REP_TREND_COLUMNS``."""
+    conversations, node_scores, _ = _score_tables()
+    own = conversations[conversations["rep"].eq(rep)] if not conversations.empty else conversations
+    return analytics.rep_trends(node_scores, own, freq=freq)
+
+
+def weakest_nodes_table(rep: str, top: int = 3, min_count: int = 2) -> pd.DataFrame:
+    """The rep's ``top`` lowest-scoring nodes (scored in at least ``min_count`` conversations),
+    with the team's mean on the same node and the gap (rep − team; negative is below the team).
+    Columns: ``analytics.WEAKEST_NODE_COLUMNS``."""
+    conversations, node_scores, _ = _score_tables()
+    return analytics.weakest_nodes(node_scores, conversations, rep, top=top, min_count=min_count)
+
+
+def exemplar_table(node_id: str, rep: str, limit: int = 3) -> pd.DataFrame:
+    """Other reps' best conversations for ``node_id`` (won deals first, then the highest node
+    total), for ``rep`` to listen to, with the utterances where the node happens.
+    Columns: ``analytics.EXEMPLAR_COLUMNS``."""
+    conversations, node_scores, _ = _score_tables()
+    return analytics.exemplars(node_scores, conversations, node_id, rep=rep, limit=limit)
+
+
+def outcome_table(min_per_class: int = 10) -> tuple[pd.DataFrame, analytics.OutcomeSummary]:
+    """What separates won from lost deals: one row per call score, node total and node presence
+    (``analytics.OUTCOME_COLUMNS``), and the summary saying whether there are enough won and
+    lost conversations (``min_per_class`` of each) to conclude anything, with its message in
+    Chinese and English."""
+    conversations, node_scores, conversation_scores = _score_tables()
+    return analytics.outcome_analysis(conversation_scores, node_scores, conversations,
+                                      min_per_class=min_per_class)

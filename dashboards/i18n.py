@@ -78,6 +78,97 @@ _STRINGS: dict[str, dict[str, str]] = {
     "play_from": {"zh": "从关键事件处播放录音", "en": "Play the recording from a key event"},
     "play_start": {"zh": "从头播放", "en": "From the start"},
     "role_confidence": {"zh": "角色置信度", "en": "role confidence"},
+    # conversation page: auto notes and interaction metrics (docs/scoring.md)
+    "notes": {"zh": "会话笔记", "en": "Notes"},
+    "no_notes": {"zh": "这个会话没有可记的需求、异议、认可或下一步。",
+                 "en": "No needs, objections, approvals or next steps to note in this conversation."},
+    "no_notes_stored": {"zh": "这个会话还没有笔记（在笔记功能之前处理）。运行 `keynode rescore` 补上。",
+                        "en": "No notes stored for this conversation (processed before notes existed). "
+                              "Run `keynode rescore` to add them."},
+    "metrics": {"zh": "会话指标", "en": "Conversation metrics"},
+    "no_metrics_stored": {"zh": "这个会话还没有指标（在指标功能之前处理）。运行 `keynode rescore` 补上。",
+                          "en": "No metrics stored for this conversation (processed before metrics existed). "
+                                "Run `keynode rescore` to add them."},
+    "metric": {"zh": "指标", "en": "Metric"},
+    "value": {"zh": "数值", "en": "Value"},
+    "explanation": {"zh": "说明", "en": "Explanation"},
+    "not_applicable": {"zh": "不适用", "en": "not applicable"},
+    "metric_talk_ratio": {"zh": "销售说话占比", "en": "Rep talk ratio"},
+    "metric_longest_rep_monologue": {"zh": "销售最长独白", "en": "Longest rep monologue"},
+    "metric_longest_customer_story": {"zh": "客户最长叙述", "en": "Longest customer story"},
+    "metric_interactivity": {"zh": "互动频率", "en": "Interactivity"},
+    "metric_rep_response_latency_s": {"zh": "销售回应时间", "en": "Rep response time"},
+    "metric_rep_interruptions": {"zh": "销售打断次数", "en": "Rep interruptions"},
+    "metric_wait_after_question_s": {"zh": "提问后等待", "en": "Wait after a question"},
+    "metric_question_count": {"zh": "提问数", "en": "Questions asked"},
+    "metric_question_rate": {"zh": "提问频率", "en": "Question rate"},
+    "metric_speaking_pace": {"zh": "语速", "en": "Speaking pace"},
+    "metric_filler_rate": {"zh": "语气词频率", "en": "Filler rate"},
+    "unit_s": {"zh": "秒", "en": "s"},
+    "unit_chars": {"zh": "字", "en": "chars"},
+    "unit_words": {"zh": "词", "en": "words"},
+    "unit_count": {"zh": "次", "en": ""},
+    "unit_per_min": {"zh": "次/分钟", "en": "per min"},
+    "unit_per_10_messages": {"zh": "次/10 条消息", "en": "per 10 messages"},
+    "unit_per_10_min": {"zh": "个/10 分钟", "en": "per 10 min"},
+    "unit_per_100_messages": {"zh": "个/100 条消息", "en": "per 100 messages"},
+    "unit_chars_per_min": {"zh": "字/分钟", "en": "chars/min"},
+    "unit_words_per_min": {"zh": "词/分钟", "en": "words/min"},
+    "unit_per_100_chars": {"zh": "次/100 字", "en": "per 100 chars"},
+    "unit_per_100_words": {"zh": "次/100 词", "en": "per 100 words"},
+    # coaching page (pipeline/scoring/analytics.py)
+    "coaching": {"zh": "辅导", "en": "Coaching"},
+    "leaderboard": {"zh": "排行榜", "en": "Leaderboard"},
+    "rank_by": {"zh": "排名依据", "en": "Rank by"},
+    "min_conversations": {"zh": "参与排名的最少会话数", "en": "Fewest conversations to be ranked"},
+    "rank": {"zh": "名次", "en": "Rank"},
+    "reason": {"zh": "备注", "en": "Note"},
+    "too_few_conversations": {"zh": "会话少于 {n} 个，不排名", "en": "fewer than {n} conversations: not ranked"},
+    "call_total": {"zh": "会话总分", "en": "Call score"},
+    "node_metric": {"zh": "节点得分：{node}", "en": "Node score: {node}"},
+    "no_teams": {"zh": "会话没有团队信息，下面是全部销售的排名。",
+                 "en": "No conversation has a team: this ranks every rep together."},
+    "all_teams": {"zh": "全部销售", "en": "All reps"},
+    "empty_leaderboard": {"zh": "这个团队还没有可排名的会话。", "en": "This team has no conversations to rank yet."},
+    "rep_detail": {"zh": "销售个人辅导", "en": "One rep"},
+    "no_reps": {"zh": "会话都没有销售信息，无法按销售统计。在 manifest 或 configs/reps.yaml 里填写销售。",
+                "en": "No conversation names its rep, so nothing can be shown per rep. "
+                      "Fill in the rep in the manifest or configs/reps.yaml."},
+    "node_averages": {"zh": "各节点平均表现", "en": "Average per node"},
+    "mean_total": {"zh": "平均得分（缺失计 0）", "en": "Mean score (missed = 0)"},
+    "mean_total_present": {"zh": "执行时平均得分", "en": "Mean score when done"},
+    "weakest_nodes": {"zh": "最弱节点（与团队对比）", "en": "Weakest nodes (against the team)"},
+    "no_weakest": {"zh": "还没有节点被评分至少 2 次，暂时看不出弱项。",
+                   "en": "No node was scored in at least 2 conversations yet, so there is no weak spot to show."},
+    "scored_count": {"zh": "评分次数", "en": "Times scored"},
+    "team_mean": {"zh": "团队平均", "en": "Team mean"},
+    "gap_to_team": {"zh": "与团队差距", "en": "Gap to team"},
+    "weekly_trend": {"zh": "每周趋势（节点平均得分）", "en": "Weekly trend (mean node score)"},
+    "no_trend": {"zh": "没有带开始时间的会话，画不出趋势。", "en": "No conversation with a start time: no trend to draw."},
+    "one_week": {"zh": "只有一周的数据，先列出数值；多于一周后显示折线图。",
+                 "en": "Only one week so far, so the values are listed; a chart appears once there are more weeks."},
+    "week": {"zh": "周", "en": "Week"},
+    "exemplars": {"zh": "同事示范：{node}", "en": "Peer exemplars: {node}"},
+    "exemplars_help": {"zh": "其他销售处理这个节点最好的会话（赢单优先），点开后看标出的话术。",
+                       "en": "Other reps' best handling of this node (won deals first); open one and read "
+                             "the marked utterances."},
+    "no_exemplars": {"zh": "其他销售还没有执行过这个节点的会话。", "en": "No other rep has a conversation with this node yet."},
+    "outcome_title": {"zh": "赢单与输单的差别", "en": "What separates won from lost deals"},
+    "feature": {"zh": "指标", "en": "Feature"},
+    "node_total_feature": {"zh": "{node} · 得分", "en": "{node} · score"},
+    "node_presence_feature": {"zh": "{node} · 是否执行", "en": "{node} · done"},
+    "won_count": {"zh": "赢单数", "en": "Won"},
+    "lost_count": {"zh": "输单数", "en": "Lost"},
+    "mean_won": {"zh": "赢单平均", "en": "Mean, won"},
+    "mean_lost": {"zh": "输单平均", "en": "Mean, lost"},
+    "difference": {"zh": "差值（赢 − 输）", "en": "Difference (won − lost)"},
+    "interval": {"zh": "95% 区间", "en": "95% interval"},
+    "significant": {"zh": "显著", "en": "Significant"},
+    "win_rate_present": {"zh": "执行时赢单率", "en": "Win rate when done"},
+    "win_rate_absent": {"zh": "未执行时赢单率", "en": "Win rate when not done"},
+    "lift": {"zh": "提升倍数", "en": "Lift"},
+    "coefficient": {"zh": "关联系数", "en": "Association"},
+    "points": {"zh": " 个百分点", "en": " pp"},
 }
 
 
@@ -114,3 +205,15 @@ def node_order() -> list[str]:
     """Node ids in SOP order (empty if the SOP cannot be read)."""
     sop = _sop(os.environ.get("KEYNODE_SOP", "configs/sop.yaml"))
     return list(sop.node_ids) if sop else []
+
+
+def metric_name(name: str) -> str:
+    """A conversation metric's name in the viewer's language (its id if unknown)."""
+    key = f"metric_{name}"
+    return t(key) if key in _STRINGS else name
+
+
+def unit_label(unit: str) -> str:
+    """A metric unit in the viewer's language (as stored if unknown; empty for plain counts in English)."""
+    key = f"unit_{unit}"
+    return t(key) if key in _STRINGS else unit

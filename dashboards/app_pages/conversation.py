@@ -1,4 +1,5 @@
-"""One conversation: transcript with key events, the key-event tree, node scores and tips."""
+"""One conversation: transcript with key events, the key-event tree, node scores and tips, the
+auto notes and the interaction metrics."""
 
 import json
 
@@ -7,10 +8,14 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.graph import tree_dot
-from dashboards.i18n import node_label, node_order, t
+from dashboards.i18n import metric_name, node_label, node_order, t, unit_label
 from dashboards.ui import page
 
 DIMENSIONS = ("key_points", "communication_skill", "attitude", "customer_feedback")
+# The order of docs/scoring.md, "Conversation metrics"; a metric not listed here goes last.
+METRICS = ("talk_ratio", "longest_rep_monologue", "longest_customer_story", "interactivity",
+           "rep_response_latency_s", "rep_interruptions", "wait_after_question_s", "question_count",
+           "question_rate", "speaking_pace", "filler_rate")
 
 page("conversation")
 
@@ -43,7 +48,8 @@ if missing:
 st.caption(" · ".join(str(v) for v in (info["channel"], info["industry"], info["team"], info["deal_id"],
                                          info["stage"], info["source_path"]) if v and not pd.isna(v)))
 
-transcript_tab, tree_tab, scores_tab = st.tabs([t("transcript"), t("tree"), t("node_scores")])
+transcript_tab, tree_tab, scores_tab, notes_tab, metrics_tab = st.tabs(
+    [t("transcript"), t("tree"), t("node_scores"), t("notes"), t("metrics")])
 
 transcript = data.utterances(chosen)
 
@@ -104,3 +110,38 @@ with scores_tab:
                 shown = "—" if pd.isna(value) else f"{value:.0f}"
                 st.markdown(f"**{t(name)} {shown}** — {explanation.get(name, '')}")
             st.info(f"{t('tip')}: {row.tip}")
+
+with notes_tab:
+    notes = data.conversation_notes(chosen)
+    if notes.empty:
+        st.info(t("no_notes") if len(data.conversation_metrics(chosen)) else t("no_notes_stored"))
+    for note in notes.itertuples():
+        where, line = st.columns([1, 11])
+        where.caption(" ".join(f"#{index}" for index in note.utterance_indexes))
+        line.text(note.line)
+
+
+def metric_value(value: float, unit: str, applicable: bool) -> str:
+    if not applicable or pd.isna(value):
+        return t("not_applicable")
+    if unit == "ratio":
+        return f"{value:.0%}"
+    shown = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{shown} {unit_label(unit)}".strip()
+
+
+with metrics_tab:
+    metrics = data.conversation_metrics(chosen)
+    if metrics.empty:
+        st.info(t("no_metrics_stored"))
+    else:
+        position = {name: index for index, name in enumerate(METRICS)}
+        metrics = metrics.assign(position=metrics["name"].map(position).fillna(len(METRICS))).sort_values(
+            ["position", "name"])
+        table = pd.DataFrame({
+            "metric": metrics["name"].map(metric_name),
+            "value": [metric_value(row.value, row.unit, row.applicable) for row in metrics.itertuples()],
+            "explanation": metrics["explanation"]})
+        st.dataframe(table, hide_index=True, key="metrics", column_config={
+            "metric": t("metric"), "value": t("value"),
+            "explanation": st.column_config.TextColumn(t("explanation"), width="large")})

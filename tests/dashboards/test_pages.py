@@ -8,44 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.graph import tree_dot
-from pipeline.analyze import analyze, fingerprint
-from pipeline.events import RuleTagger
-from pipeline.ingest import TEXT_EXTENSIONS, discover, find_manifest, load_manifest, load_rep_directory, read_source
-from pipeline.ingest.metadata import ManifestRow
-from pipeline.sop import load_sop
-from pipeline.store import Store
-from pipeline.transcribe.whisper import transcribe_recording
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
-PAGES = ("overview", "conversations", "conversation", "search")
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    """The bundled samples processed (without Prefect) into a temporary database."""
-    db = tmp_path_factory.mktemp("board") / "keynode.duckdb"
-    samples = ROOT / "data" / "samples"
-    sop = load_sop(ROOT / "configs" / "sop.yaml")
-    tagger = RuleTagger()
-    manifest = load_manifest(find_manifest(samples))
-    reps = load_rep_directory(ROOT / "configs" / "reps.yaml")
-    with Store(db) as store:
-        store.begin_run("test", sop.version, tagger.name, [str(samples)])
-        for path in discover([samples]):
-            if path.suffix not in TEXT_EXTENSIONS:
-                continue  # sample calls: one transcribed recording below is enough here
-            for conversation in read_source(path, manifest, reps).conversations:
-                store.write_analysis(analyze(conversation, sop, tagger), "test",
-                                     fingerprint(conversation, sop, tagger))
-        call = transcribe_recording(ROOT / "tests" / "data" / "audio" / "en_stereo_2spk.wav",
-                                    ManifestRow(file="call", language="en", rep="Emily Carter", customer="Sam"),
-                                    sop, cache_dir=tmp_path_factory.mktemp("transcripts"))
-        store.write_analysis(analyze(call, sop, tagger), "test", fingerprint(call, sop, tagger))
-        store.record_failure("test", "broken.json", None, "parse", "IngestError",
-                             "broken.json: invalid JSON at line 1. Fix: fix the JSON syntax.")
-        store.finish_run("test", 27, 0, 1)
-    return db
+PAGES = ("overview", "conversations", "conversation", "search", "coaching")
 
 
 def _page(page: str, db: Path, monkeypatch, **query) -> AppTest:
@@ -101,6 +67,69 @@ def test_conversation_page_opens_the_conversation_named_in_the_url(sample_db, mo
     assert len(app.get("graphviz_chart")) == 1
     scores = app.dataframe[1].value
     assert list(scores["node_id"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
+
+
+def _sample_conversation(db: Path, file_name: str) -> str:
+    import duckdb
+
+    from pipeline.store import snapshot_path
+
+    with duckdb.connect(str(snapshot_path(db)), read_only=True) as con:
+        (conversation_id,) = con.execute("SELECT conversation_id FROM conversations WHERE source_path LIKE ?",
+                                         [f"%{file_name}"]).fetchone()
+    return conversation_id
+
+
+def test_conversation_page_lists_the_auto_notes_with_their_utterances(sample_db, open_page):
+    wanted = _sample_conversation(sample_db, "wechat_saas_d1001_1_discovery.txt")
+    app = open_page("conversation", sample_db, id=wanted)
+    notes_tab = next(tab for tab in app.tabs if tab.label == "会话笔记")
+    lines = [text.value for text in notes_tab.text]
+    assert "客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」" in lines
+    assert len(lines) == 9  # 3 needs, 2 approvals, 4 next steps
+    where = [caption.value for caption in notes_tab.caption]
+    assert where[lines.index("客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」")] == "#12"
+
+
+@pytest.mark.parametrize(("lang", "tab", "talk_ratio", "pace", "not_applicable"), [
+    ("zh", "会话指标", "销售说话占比", "语速", "不适用"),
+    ("en", "Conversation metrics", "Rep talk ratio", "Speaking pace", "not applicable")])
+def test_conversation_page_shows_the_conversation_metrics(sample_db, open_page, lang, tab, talk_ratio, pace,
+                                                          not_applicable):
+    wanted = _sample_conversation(sample_db, "wechat_saas_d1001_1_discovery.txt")
+    app = open_page("conversation", sample_db, lang=lang, id=wanted)
+    metrics_tab = next(element for element in app.tabs if element.label == tab)
+    table = metrics_tab.dataframe[0].value.set_index("metric")
+    assert len(table) == 11
+    assert table.index[0] == talk_ratio  # the order of docs/scoring.md
+    assert table.loc[talk_ratio, "value"] == "70%"
+    assert table.loc[talk_ratio, "explanation"] == "销售文字量占 70%（按字数 437/622，聊天没有语音时长）"
+    assert table.loc[pace, "value"] == not_applicable  # a chat is typed: no speaking pace
+    assert table.loc[pace, "explanation"] == "聊天是打字，不计算语速"  # in the conversation's language
+
+
+def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snapshot(tmp_path, open_page,
+                                                                                    make_conversation, sop):
+    import duckdb
+
+    from pipeline.analyze import analyze, fingerprint
+    from pipeline.events import RuleTagger
+    from pipeline.store import Store, snapshot_path
+
+    db = tmp_path / "keynode.duckdb"
+    chat = make_conversation([("rep", "您好，我是云启科技的王磊"), ("customer", "你好")])
+    tagger = RuleTagger()
+    with Store(db) as store:
+        store.begin_run("test", sop.version, tagger.name, ["test"])
+        store.write_analysis(analyze(chat, sop, tagger), "test", fingerprint(chat, sop, tagger))
+        store.finish_run("test", 1, 0, 0)
+    with duckdb.connect(str(snapshot_path(db))) as con:  # as published before migration 005
+        con.execute("DROP TABLE conversation_metrics")
+        con.execute("DROP TABLE conversation_notes")
+    app = open_page("conversation", db)
+    infos = [info.value for info in app.info]
+    assert any(info.startswith("这个会话还没有笔记") for info in infos)
+    assert any(info.startswith("这个会话还没有指标") for info in infos)
 
 
 def test_search_finds_chinese_substrings_and_filters_by_event(sample_db, monkeypatch):

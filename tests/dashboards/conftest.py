@@ -1,0 +1,69 @@
+"""The board's test database: the bundled samples processed (without Prefect) into a temporary
+file, built once for every board test, and a helper opening one page of the board on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pipeline.analyze import analyze, fingerprint
+from pipeline.events import RuleTagger
+from pipeline.ingest import TEXT_EXTENSIONS, discover, find_manifest, load_manifest, load_rep_directory, read_source
+from pipeline.ingest.metadata import ManifestRow
+from pipeline.sop import load_sop
+from pipeline.store import Store
+from pipeline.transcribe.whisper import transcribe_recording
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dashboards" / "app.py")
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> Path:
+    """The bundled samples processed (without Prefect) into a temporary database: the 26 text
+    conversations, one transcribed recording (no team, no outcome) and one open failure."""
+    db = tmp_path_factory.mktemp("board") / "keynode.duckdb"
+    samples = ROOT / "data" / "samples"
+    sop = load_sop(ROOT / "configs" / "sop.yaml")
+    tagger = RuleTagger()
+    manifest = load_manifest(find_manifest(samples))
+    reps = load_rep_directory(ROOT / "configs" / "reps.yaml")
+    with Store(db) as store:
+        store.begin_run("test", sop.version, tagger.name, [str(samples)])
+        for path in discover([samples]):
+            if path.suffix not in TEXT_EXTENSIONS:
+                continue  # sample calls: one transcribed recording below is enough here
+            for conversation in read_source(path, manifest, reps).conversations:
+                store.write_analysis(analyze(conversation, sop, tagger), "test",
+                                     fingerprint(conversation, sop, tagger))
+        call = transcribe_recording(ROOT / "tests" / "data" / "audio" / "en_stereo_2spk.wav",
+                                    ManifestRow(file="call", language="en", rep="Emily Carter", customer="Sam"),
+                                    sop, cache_dir=tmp_path_factory.mktemp("transcripts"))
+        store.write_analysis(analyze(call, sop, tagger), "test", fingerprint(call, sop, tagger))
+        store.record_failure("test", "broken.json", None, "parse", "IngestError",
+                             "broken.json: invalid JSON at line 1. Fix: fix the JSON syntax.")
+        store.finish_run("test", 27, 0, 1)
+    return db
+
+
+@pytest.fixture
+def open_page(monkeypatch) -> Callable[..., AppTest]:
+    """``open_page("coaching", db, lang="en", id=...)``: the board on ``db`` (``$KEYNODE_DB``), in
+    ``lang``, switched to ``app_pages/<page>.py`` with the given query parameters; it fails the
+    test if the page raised."""
+    def run(page: str, db: Path, lang: str = "zh", **query: str) -> AppTest:
+        monkeypatch.setenv("KEYNODE_DB", str(db))
+        monkeypatch.setenv("KEYNODE_SOP", str(ROOT / "configs" / "sop.yaml"))
+        app = AppTest.from_file(APP, default_timeout=60)
+        app.run()
+        if lang != "zh":
+            app.selectbox(key="lang").select(lang).run()
+        for key, value in query.items():
+            app.query_params[key] = value
+        app.switch_page(f"app_pages/{page}.py").run()
+        assert not app.exception, [e.value for e in app.exception]
+        return app
+    return run
