@@ -26,19 +26,17 @@ from pipeline.sop import DIMENSIONS
 REACTION_BY_TEXT = {"好的": 1.0, "Sounds good.": 1.0}
 
 
-def _polarity(conversation, reactions=None):
-    if conversation.conversation_id == "sales-chat":
-        from conftest import SALES_CHAT_REACTIONS
-
-        return tuple(SALES_CHAT_REACTIONS.get(u.index) for u in conversation.utterances)
+def _polarity(conversation):
     return tuple(REACTION_BY_TEXT.get(u.text, 0.0) if u.speaker_role == "customer" else None
                  for u in conversation.utterances)
 
 
-def _scores(conversation, sop):
+def _scores(conversation, sop, polarity=None):
+    """Node scores by node id; ``polarity`` defaults to the hand-set reactions by text."""
     events = RuleTagger().tag(conversation, sop)
     tree = build_event_tree(conversation, events, sop)
-    return {score.node_id: score for score in score_nodes(conversation, events, tree, sop, _polarity(conversation))}
+    polarity = polarity if polarity is not None else _polarity(conversation)
+    return {score.node_id: score for score in score_nodes(conversation, events, tree, sop, polarity)}
 
 
 def _dims(score):
@@ -85,9 +83,9 @@ HAND_WORKED = {
 
 
 @pytest.mark.parametrize("node_id", list(HAND_WORKED))
-def test_sales_chat_node_scores_match_the_hand_worked_values(sales_chat, sop, node_id):
+def test_sales_chat_node_scores_match_the_hand_worked_values(sales_chat, sales_chat_reactions, sop, node_id):
     dimensions, total, tip, indexes = HAND_WORKED[node_id]
-    score = _scores(sales_chat, sop)[node_id]
+    score = _scores(sales_chat, sop, sales_chat_reactions)[node_id]
     assert score.status == "present"
     assert tuple(d.dimension for d in score.dimensions) == DIMENSIONS
     assert _dims(score) == dimensions
@@ -96,12 +94,12 @@ def test_sales_chat_node_scores_match_the_hand_worked_values(sales_chat, sop, no
     assert score.utterance_indexes == indexes
 
 
-def test_scores_come_in_sop_order(sales_chat, sop):
-    assert list(_scores(sales_chat, sop)) == list(sop.node_ids)
+def test_scores_come_in_sop_order(sales_chat, sales_chat_reactions, sop):
+    assert list(_scores(sales_chat, sop, sales_chat_reactions)) == list(sop.node_ids)
 
 
-def test_explanations_and_evidence_say_why(sales_chat, sop):
-    scores = _scores(sales_chat, sop)
+def test_explanations_and_evidence_say_why(sales_chat, sales_chat_reactions, sop):
+    scores = _scores(sales_chat, sop, sales_chat_reactions)
     skill = scores["opening"].dimension("communication_skill")
     assert skill.explanation == "开放式提问 0/1；最长一段讲解 32 字（上限 120）；1/1 处让对方回应"
     assert skill.evidence == {"open_questions": 0.0, "monologue": 1.0, "turn_taking": 1.0}
@@ -116,9 +114,9 @@ def test_explanations_and_evidence_say_why(sales_chat, sop):
     assert {"excel", "客户", "离职"} <= set(tied["shared_words"])
 
 
-def test_the_reps_handling_of_a_price_objection_covers_its_key_points(sales_chat, sop):
+def test_the_reps_handling_of_a_price_objection_covers_its_key_points(sales_chat, sales_chat_reactions, sop):
     # Utterance 8: 理解 (acknowledge) · 算下来/每天 (reframe) · 可以先/基础版 (option) · 您看/可以吗 (confirm).
-    assert _scores(sales_chat, sop)["price_objection"].dimension("key_points").score == 100.0
+    assert _scores(sales_chat, sop, sales_chat_reactions)["price_objection"].dimension("key_points").score == 100.0
 
 
 def test_a_missed_required_node_scores_zero_with_the_sops_tip(sales_chat, make_conversation, sop):
@@ -215,10 +213,10 @@ def test_english_node_explains_in_english(make_conversation, sop):
     assert score.tip == "Use polite forms (please, thank you) so the customer feels respected."
 
 
-def test_score_node_scores_one_node(sales_chat, sop):
+def test_score_node_scores_one_node(sales_chat, sales_chat_reactions, sop):
     events = RuleTagger().tag(sales_chat, sop)
     tree = build_event_tree(sales_chat, events, sop)
-    assert score_node(sales_chat, events, tree, sop, sop.node("next_step"), _polarity(sales_chat)).total == 97.0
+    assert score_node(sales_chat, events, tree, sop, sop.node("next_step"), sales_chat_reactions).total == 97.0
 
 
 def test_cutting_the_customer_off_costs_skill_and_attitude(make_conversation, sop):
