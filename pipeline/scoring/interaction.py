@@ -35,7 +35,7 @@ from pipeline.models import CHANNELS, Conversation, Utterance
 from pipeline.scoring.metrics import is_question, turn_of
 from pipeline.text import cue_regex, has_cjk, normalize
 
-__all__ = ["METRIC_NAMES", "Metric", "MetricsConfig", "conversation_metrics", "fillers",
+__all__ = ["METRIC_NAMES", "Metric", "MetricsConfig", "conversation_metrics", "fillers", "interrupting_utterances",
            "question_sentences", "text_units"]
 
 #: Every metric :func:`conversation_metrics` returns, in this order, applicable or not.
