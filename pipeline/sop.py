@@ -55,6 +55,9 @@ class SopNode:
     negative_cues: CueSet
     key_points: tuple[KeyPoint, ...]
     tips: dict[str, dict[str, str]]
+    #: Communication skill also counts how much of the rep's talk in the node connects to
+    #: what the customer said they need (``needs_relevance: true`` in sop.yaml).
+    needs_relevance: bool = False
 
     def label(self, language: str) -> str:
         return self.name.get(language) or self.name["en"]
@@ -218,7 +221,7 @@ def _parse(document: Any, path: Path, raw_bytes: bytes) -> Sop:
 
 
 _NODE_KEYS = ("id", "name", "order", "speaker", "required", "weight", "within_first", "min_cues",
-              "expects_answer", "cues", "patterns", "negative_cues", "key_points", "tips")
+              "expects_answer", "needs_relevance", "cues", "patterns", "negative_cues", "key_points", "tips")
 _NODE_REQUIRED = ("id", "name", "order", "speaker", "required", "weight", "cues", "key_points", "tips")
 
 
@@ -231,7 +234,7 @@ def _parse_node(raw: Any, index: int, path: Path) -> SopNode:
         raise where.error("id", "expected a lower-case identifier like 'price_objection'")
     if raw["speaker"] not in SPEAKERS:
         raise where.error("speaker", f"expected one of {', '.join(SPEAKERS)}, got {raw['speaker']!r}")
-    for flag in ("required", "expects_answer"):
+    for flag in ("required", "expects_answer", "needs_relevance"):
         if flag in raw and not isinstance(raw[flag], bool):
             raise where.error(flag, f"expected true or false, got {raw[flag]!r}")
     within_first = raw.get("within_first")
@@ -255,6 +258,7 @@ def _parse_node(raw: Any, index: int, path: Path) -> SopNode:
         within_first=None if within_first is None else _number(within_first, where, "within_first", int, 1),
         min_cues=_number(raw.get("min_cues", 1), where, "min_cues", int, 1),
         expects_answer=raw.get("expects_answer", False),
+        needs_relevance=raw.get("needs_relevance", False),
         cues=cues,
         negative_cues=CueSet(_by_language(raw.get("negative_cues", {}), where, "negative_cues")),
         key_points=key_points,

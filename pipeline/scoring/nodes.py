@@ -48,7 +48,7 @@ _PHRASES = {
         "forbidden": "出现禁语/施压说法：{items}", "no_rep": "销售在该节点没有发言，无法评价",
         "feedback": "客户随后的反应：积极 {pos}，消极 {neg}", "neutral": "客户反应中性",
         "no_customer": "之后客户没有再发言，无法评价", "missed": "必要节点缺失",
-        "interrupted": "打断客户 {n} 次",
+        "interrupted": "打断客户 {n} 次", "relevance": "{ok}/{total} 句讲解对上客户需求",
         "sep": "；", "list": "、",
     },
     "en": {
@@ -59,6 +59,7 @@ _PHRASES = {
         "no_rep": "the rep did not speak in this node", "feedback": "customer reaction: {pos} positive, {neg} negative",
         "neutral": "neutral customer reaction", "no_customer": "the customer did not speak afterwards",
         "missed": "required node missing", "interrupted": "cut the customer off {n} times",
+        "relevance": "{ok}/{total} explanations tied to the customer's needs",
         "sep": "; ", "list": ", ",
     },
 }
@@ -129,7 +130,8 @@ def _score_key_points(node: SopNode, language: str, scope, node_utterances, need
 
 
 def _score_skill(conversation: Conversation, sop: Sop, node_utterances: list[Utterance],
-                 occurrences: list[TreeNode], cut_off: list[int] | None) -> DimensionScore:
+                 occurrences: list[TreeNode], cut_off: list[int] | None,
+                 need_words: frozenset[str] | None) -> DimensionScore:
     language = conversation.language
     scoring = sop.scoring
     parts: list[str] = []
@@ -158,6 +160,11 @@ def _score_skill(conversation: Conversation, sop: Sop, node_utterances: list[Utt
     if occurrences:
         subscores["turn_taking"] = answered / len(occurrences)
         parts.append(_phrase(language, "turns", ok=answered, total=len(occurrences)))
+
+    if need_words and rep_utterances:
+        tied = [u.index for u in rep_utterances if content_words(u.text) & need_words]
+        subscores["needs_relevance"] = len(tied) / len(rep_utterances)
+        parts.append(_phrase(language, "relevance", ok=len(tied), total=len(rep_utterances)))
 
     if cut_off is not None:
         subscores["let_finish"] = max(0.0, 1 - LET_FINISH_COST * len(cut_off))
@@ -262,12 +269,13 @@ def score_node(conversation: Conversation, events: tuple[KeyEvent, ...], tree: t
     scope = [conversation.utterances[i] for i in sorted(scope_indexes)]
     node_utterances = [conversation.utterances[i] for i in tagged]
 
-    key_points, missing = _score_key_points(node, language, scope, node_utterances,
-                                            _need_words(conversation, events, tree))
+    need_words = _need_words(conversation, events, tree)
+    key_points, missing = _score_key_points(node, language, scope, node_utterances, need_words)
     cut_off = None if interruptions is None else sorted(interruptions & scope_indexes)
     dimensions = (
         key_points,
-        _score_skill(conversation, sop, node_utterances, occurrences, cut_off),
+        _score_skill(conversation, sop, node_utterances, occurrences, cut_off,
+                     need_words if node.needs_relevance else None),
         _score_attitude(sop, language, scope, cut_off),
         _score_feedback(conversation, sop, events, max(tagged), polarity),
     )

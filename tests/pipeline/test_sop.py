@@ -99,7 +99,7 @@ def _error(path: Path) -> str:
 @pytest.mark.parametrize("change, expected", [
     (lambda d: _node(d, "customer_needs").update(cuse=_node(d, "customer_needs").pop("cues")),
      "node 'customer_needs' key 'cuse': unknown key (allowed: id, name, order, speaker, required, weight, "
-     "within_first, min_cues, expects_answer, cues, patterns, negative_cues, key_points, tips)"),
+     "within_first, min_cues, expects_answer, needs_relevance, cues, patterns, negative_cues, key_points, tips)"),
     (lambda d: _node(d, "product_intro").pop("weight"),
      "node 'product_intro' key 'weight': missing required key"),
     (lambda d: _node(d, "customer_approval").update(id="opening"),

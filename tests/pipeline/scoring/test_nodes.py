@@ -197,10 +197,17 @@ def test_intro_that_ignores_the_stated_need_misses_tied_to_need(make_conversatio
         ("rep", "我们的系统支持微信登录，界面很简洁"),
         ("customer", "哦"),
     ])
-    key_points = _scores(conversation, sop)["product_intro"].dimension("key_points")
+    intro = _scores(conversation, sop)["product_intro"]
+    key_points = intro.dimension("key_points")
     # 支持 is no benefit cue, nothing proves it, and it shares no word with the need: 0/3.
     assert key_points.score == 0.0
     assert key_points.evidence["missing_names"] == ["讲清价值", "案例或证明", "结合客户需求"]
+    # needs_relevance (product_intro has it in sop.yaml): 0 of 1 rep utterances share a word with
+    # the need; monologue 1, turn taking 1 → skill (0 + 1 + 1) / 3 = 66.7.
+    skill = intro.dimension("communication_skill")
+    assert skill.evidence == {"monologue": 1.0, "turn_taking": 1.0, "needs_relevance": 0.0}
+    assert skill.score == 66.7
+    assert skill.explanation.endswith("0/1 句讲解对上客户需求")
 
 
 def test_english_node_explains_in_english(make_conversation, sop):
