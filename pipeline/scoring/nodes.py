@@ -37,6 +37,8 @@ LET_FINISH_COST = 0.5
 # A reaction this far from neutral (P(positive) − P(negative)) is named positive or negative in
 # the explanation; the score itself uses the values as they are.
 REACTION_CUTOFF = 0.3
+# Customer feedback at or above this (the reaction was not negative) never chooses the tip.
+NEUTRAL_FEEDBACK = 50.0
 # A tip praises the node instead of correcting it when every dimension reaches this.
 WELL_DONE_THRESHOLD = 80.0
 
@@ -226,7 +228,12 @@ def _total(sop: Sop, dimensions: tuple[DimensionScore, ...]) -> float:
 
 
 def _tip(node: SopNode, sop: Sop, language: str, dimensions: tuple[DimensionScore, ...], missing: list[str]) -> str:
-    observed = [d for d in dimensions if d.score is not None]
+    # A neutral or positive customer reaction (feedback ≥ 50) is nothing to coach: the tip
+    # "the customer reacted negatively" would be wrong, so the next weakest dimension speaks.
+    observed = [d for d in dimensions if d.score is not None
+                and not (d.dimension == "customer_feedback" and d.score >= NEUTRAL_FEEDBACK)]
+    if not observed:
+        return sop.scoring.tips["well_done"][language if language in ("zh", "en") else "en"]
     weakest = min(observed, key=lambda d: (d.score, DIMENSIONS.index(d.dimension)))
     tips = sop.scoring.tips
     lang = language if language in ("zh", "en") else "en"

@@ -19,6 +19,8 @@ from pipeline.text import normalize
 
 #: A reaction (P(positive) − P(negative)) this far from neutral decides an objection's outcome.
 REACTION_CUTOFF = 0.3
+#: Next-step occurrences this close (in utterances) are one agreement: one note.
+MERGE_GAP = 2
 #: Longest quote kept per note, in characters (a note is a summary, not the transcript).
 QUOTE_CHARS = 80
 
@@ -129,11 +131,22 @@ def _next_step(conversation: Conversation, sop: Sop, occurrence: TreeNode, tree:
                     details={"when": found("concrete_time"), "what": found("action"), "who": who})
 
 
+def _merged(first: NoteItem, later: NoteItem) -> NoteItem:
+    """One next-step note from two: the first quote, every when / what, the first owner, and
+    confirmed when either was."""
+    details = {key: list(dict.fromkeys(first.details[key] + later.details[key])) for key in ("when", "what")}
+    details["who"] = first.details["who"] or later.details["who"]
+    confirmed = "confirmed" in (first.outcome, later.outcome)
+    return NoteItem("next_step", first.utterance_indexes + later.utterance_indexes, first.quote,
+                    outcome="confirmed" if confirmed else "unconfirmed", details=details)
+
+
 def conversation_notes(conversation: Conversation, events: tuple[KeyEvent, ...], tree: tuple[TreeNode, ...],
                        sop: Sop, polarity: Sequence[float | None]) -> ConversationNotes:
     """Notes in conversation order: needs and approvals the customer stated, each price
-    objection with the rep's answer and the customer's reaction, and each next step with its
-    when / what / who and whether the customer confirmed it."""
+    objection with the rep's answer and the customer's reaction, and each next step (its
+    proposal and confirmations in consecutive turns as one) with its when / what / who and
+    whether the customer confirmed it."""
     utterances = conversation.utterances
     tagged = {(e.utterance_index, e.node_id) for e in events}
     items: list[tuple[int, NoteItem]] = []
@@ -149,6 +162,12 @@ def conversation_notes(conversation: Conversation, events: tuple[KeyEvent, ...],
         if occurrence.node_id == "price_objection":
             items.append((occurrence.first_utterance, _objection(conversation, occurrence, tree, tagged, polarity)))
         elif occurrence.node_id == "next_step":
-            items.append((occurrence.first_utterance, _next_step(conversation, sop, occurrence, tree)))
+            step = _next_step(conversation, sop, occurrence, tree)
+            previous = next((pair for pair in reversed(items) if pair[1].kind == "next_step"), None)
+            # Proposal, counter-proposal and confirmations in consecutive turns are one agreement.
+            if previous and occurrence.first_utterance - previous[1].utterance_indexes[-1] <= MERGE_GAP:
+                items[items.index(previous)] = (previous[0], _merged(previous[1], step))
+            else:
+                items.append((occurrence.first_utterance, step))
     items.sort(key=lambda pair: pair[0])
     return ConversationNotes(conversation.language, tuple(item for _, item in items))

@@ -86,7 +86,7 @@ def test_conversation_page_lists_the_auto_notes_with_their_utterances(sample_db,
     notes_tab = next(tab for tab in app.tabs if tab.label == "会话笔记")
     lines = [text.value for text in notes_tab.text]
     assert "客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」" in lines
-    assert len(lines) == 9  # 3 needs, 2 approvals, 4 next steps
+    assert len(lines) == 7  # 3 needs, 2 approvals, 2 next steps (a proposal and its confirmations are one)
     where = [caption.value for caption in notes_tab.caption]
     assert where[lines.index("客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」")] == "#12"
 

@@ -64,9 +64,9 @@ HAND_WORKED = {
     # scope {4}. Benefit 自动 · proof 客户 · tied to need: shares "excel", 客户, 离职 with 3 → 3/3 = 100.
     # Skill: no question; 33 characters → 1; answered → 1 → 100. Attitude: no polite form → 70.
     # Feedback: same window as the needs (5, 7, 9) → 60. Total: 40 + 25 + 14 + 9 = 88.
-    # Weakest: feedback 60.
-    "product_intro": ((100.0, 100.0, 70.0, 60.0), 88.0,
-                      "客户反应偏消极：先确认客户的顾虑，再针对顾虑回应，而不是继续推进。", (4,)),
+    # Weakest: feedback 60, but a reaction ≥ 50 is not negative and never picks the tip:
+    # attitude 70 (no polite form) does.
+    "product_intro": ((100.0, 100.0, 70.0, 60.0), 88.0, "多用“您/请/谢谢”等礼貌用语，让客户感到被尊重。", (4,)),
     # scope {5, 6}; no reinforce/advance cue in it → 0/2 = 0. Skill: turn taking only (the rep
     # answered) → 100. Attitude: the rep's 6 has no polite form → 70. Feedback: 7 → −1, 9 → 0.6,
     # 11 → 0.6: mean 0.0667 → 53.3. Total: 0 + 25 + 14 + 7.995 = 46.995 → 47.
@@ -257,3 +257,14 @@ def test_cutting_the_customer_off_costs_skill_and_attitude(make_conversation, so
     assert (step.dimension("attitude").score, step_untimed.dimension("attitude").score) == (85.0, 100.0)
     assert step.dimension("attitude").explanation == "使用了礼貌用语（您）；打断客户 1 次"
     assert step.dimension("attitude").evidence["interruptions"] == [2]
+
+
+def test_a_negative_reaction_picks_the_feedback_tip(make_conversation, sop):
+    conversation = make_conversation([("rep", "那就明天上午十点给您演示，我来安排。"), ("customer", "好的"),
+                                      ("customer", "算了，不用了")])
+    events = RuleTagger().tag(conversation, sop)
+    tree = build_event_tree(conversation, events, sop)
+    # Reactions 0.2 and −0.9: feedback 50 + 50·(−0.35) = 32.5 < 50 → the feedback tip.
+    score = {s.node_id: s for s in score_nodes(conversation, events, tree, sop, (None, 0.2, -0.9))}["next_step"]
+    assert score.dimension("customer_feedback").score == 32.5
+    assert score.tip == "客户反应偏消极：先确认客户的顾虑，再针对顾虑回应，而不是继续推进。"

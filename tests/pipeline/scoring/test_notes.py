@@ -66,3 +66,18 @@ def test_english_notes_are_in_english(make_conversation, sop):
 
 def test_no_tagged_events_no_notes(make_conversation, sop):
     assert _notes(make_conversation([("rep", "喂"), ("customer", "喂？")]), sop).items == ()
+
+
+def test_a_proposal_and_its_confirmations_are_one_next_step(make_conversation, sop):
+    conversation = make_conversation([
+        ("customer", "你们能先来演示一下吗"),                 # 0 (no time: the rules do not tag it)
+        ("rep", "没问题，周四下午三点我来您公司演示"),         # 1
+        ("customer", "周四下午三点可以"),                     # 2
+        ("rep", "好的，那周四下午三点见，我今晚把邀请发您"),    # 3
+    ])
+    steps = [item for item in _notes(conversation, sop).items if item.kind == "next_step"]
+    assert len(steps) == 1
+    (step,) = steps
+    assert step.outcome == "confirmed" and step.details["who"] == "rep"
+    assert step.utterance_indexes == (1, 2, 3)  # proposal, acceptance, confirmation
+    assert {"周四", "下午"} <= set(step.details["when"]) and "演示" in step.details["what"]
