@@ -280,6 +280,26 @@ class _View:
         return "字" if self.language == "zh" else "words"
 
 
+def _inside_other_side(speech: tuple[Utterance, ...]) -> set[int]:
+    """Indexes of utterances said entirely inside a strictly longer utterance of the other side.
+
+    One sweep in start order (longer first on equal starts), keeping per side the latest end
+    seen so far and, among utterances ending then, the earliest start: O(n log n), so a
+    three-hour call with thousands of turns costs milliseconds, not minutes.
+    """
+    latest: dict[str, tuple[float, float]] = {}  # role → (latest end, earliest start among those)
+    inside = set()
+    for utterance in sorted(speech, key=lambda u: (u.start_s, -u.end_s)):
+        for role, (end_s, start_s) in latest.items():
+            if role != utterance.speaker_role and (
+                    end_s > utterance.end_s or (end_s == utterance.end_s and start_s < utterance.start_s)):
+                inside.add(utterance.index)
+        end_s, start_s = latest.get(utterance.speaker_role, (float("-inf"), float("inf")))
+        if utterance.end_s > end_s or (utterance.end_s == end_s and utterance.start_s < start_s):
+            latest[utterance.speaker_role] = (utterance.end_s, utterance.start_s)
+    return inside
+
+
 def _view(conversation: Conversation, config: MetricsConfig) -> _View:
     is_call = conversation.meta.channel in config.call_channels
     speech = tuple(u for u in conversation.utterances if u.speaker_role in ("rep", "customer"))
@@ -294,9 +314,7 @@ def _view(conversation: Conversation, config: MetricsConfig) -> _View:
         # floor: it would otherwise split a customer's story in two, count as two speaker
         # switches and as an interruption, and penalise the active listening it shows.
         # "Strictly shorter" keeps two utterances with the very same times both on the floor.
-        inside = {u.index for u in speech if any(
-            o.speaker_role != u.speaker_role and o.start_s <= u.start_s and u.end_s <= o.end_s
-            and u.end_s - u.start_s < o.end_s - o.start_s for o in speech)}
+        inside = _inside_other_side(speech)
         backchannels = tuple(sorted(inside))
         # Stereo transcripts are merged per channel; order by start so turns follow the talk.
         floor = tuple(sorted((u for u in speech if u.index not in inside), key=lambda u: u.start_s))

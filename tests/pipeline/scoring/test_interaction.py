@@ -467,3 +467,24 @@ def test_call_channels_decide_how_a_conversation_is_measured():
 def test_from_mapping_rejects_bad_settings(raw, message):
     with pytest.raises(ValueError, match=message):
         MetricsConfig.from_mapping(raw)
+
+
+def test_backchannel_sweep_matches_the_definition_on_random_calls():
+    """The O(n log n) sweep finds exactly the utterances said entirely inside a strictly longer
+    utterance of the other side (the definition, checked pair by pair)."""
+    import random
+
+    from pipeline.models import Utterance
+    from pipeline.scoring.interaction import _inside_other_side
+
+    rng = random.Random(7)
+    for _ in range(200):
+        speech = []
+        for index in range(rng.randint(1, 12)):
+            start = rng.choice([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0])
+            speech.append(Utterance(index, rng.choice(["rep", "customer"]), "", "嗯", start_s=start,
+                                    end_s=start + rng.choice([0.5, 1.0, 2.0, 3.0])))
+        brute = {u.index for u in speech if any(
+            o.speaker_role != u.speaker_role and o.start_s <= u.start_s and u.end_s <= o.end_s
+            and u.end_s - u.start_s < o.end_s - o.start_s for o in speech)}
+        assert _inside_other_side(tuple(speech)) == brute
