@@ -50,6 +50,23 @@ def sample_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def chat_db(tmp_path, make_conversation) -> Callable[..., Path]:
+    """``chat_db([("rep", "您好"), ("customer", "你好")])``: a database holding that one chat
+    (rule tagger, no rep, no team, no outcome)."""
+    def build(turns) -> Path:
+        db = tmp_path / "keynode.duckdb"
+        sop = load_sop(ROOT / "configs" / "sop.yaml")
+        chat, tagger = make_conversation(turns), RuleTagger()
+        with Store(db) as store:
+            store.begin_run("test", sop.version, tagger.name, ["test"])
+            store.write_analysis(analyze(chat, sop, tagger), "test", fingerprint(chat, sop, tagger))
+            store.finish_run("test", 1, 0, 0)
+        return db
+
+    return build
+
+
+@pytest.fixture
 def open_page(monkeypatch) -> Callable[..., AppTest]:
     """``open_page("coaching", db, lang="en", id=...)``: the board on ``db`` (``$KEYNODE_DB``), in
     ``lang``, switched to ``app_pages/<page>.py`` with the given query parameters; it fails the

@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 
 from dashboards import data
-from pipeline.analyze import analyze, fingerprint
-from pipeline.events import RuleTagger
 from pipeline.scoring import analytics
-from pipeline.store import Store, snapshot_path
+from pipeline.store import snapshot_path
 
 TEAMS = {"华东一组": {"张敏", "王磊", "Emily Carter"}, "华南二组": {"陈晨", "刘洋", "David Lin"}}
 INCONCLUSIVE_ZH = ("会话太少，无法得出任何结论：赢单 9 个、丢单 8 个，每类至少需要 10 个。下表仅供参考。"
@@ -120,14 +118,8 @@ def test_a_conclusive_comparison_is_shown_as_information_with_the_association_co
     assert node_totals["coefficient"].notna().any()
 
 
-def test_coaching_without_reps_or_teams_explains_itself(tmp_path, open_page, make_conversation, sop):
-    db = tmp_path / "keynode.duckdb"
-    chat = make_conversation([("rep", "您好，我是云启科技的王磊"), ("customer", "你好，你们多少钱？")])
-    tagger = RuleTagger()
-    with Store(db) as store:
-        store.begin_run("test", sop.version, tagger.name, ["test"])
-        store.write_analysis(analyze(chat, sop, tagger), "test", fingerprint(chat, sop, tagger))
-        store.finish_run("test", 1, 0, 0)
+def test_coaching_without_reps_or_teams_explains_itself(open_page, chat_db):
+    db = chat_db([("rep", "您好，我是云启科技的王磊"), ("customer", "你好，你们多少钱？")])
     app = open_page("coaching", db)
     infos = [info.value for info in app.info]
     assert "会话没有团队信息，下面是全部销售的排名。" in infos

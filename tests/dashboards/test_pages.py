@@ -108,21 +108,12 @@ def test_conversation_page_shows_the_conversation_metrics(sample_db, open_page, 
     assert table.loc[pace, "explanation"] == "聊天是打字，不计算语速"  # in the conversation's language
 
 
-def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snapshot(tmp_path, open_page,
-                                                                                    make_conversation, sop):
+def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snapshot(open_page, chat_db):
     import duckdb
 
-    from pipeline.analyze import analyze, fingerprint
-    from pipeline.events import RuleTagger
-    from pipeline.store import Store, snapshot_path
+    from pipeline.store import snapshot_path
 
-    db = tmp_path / "keynode.duckdb"
-    chat = make_conversation([("rep", "您好，我是云启科技的王磊"), ("customer", "你好")])
-    tagger = RuleTagger()
-    with Store(db) as store:
-        store.begin_run("test", sop.version, tagger.name, ["test"])
-        store.write_analysis(analyze(chat, sop, tagger), "test", fingerprint(chat, sop, tagger))
-        store.finish_run("test", 1, 0, 0)
+    db = chat_db([("rep", "您好，我是云启科技的王磊"), ("customer", "你好")])
     with duckdb.connect(str(snapshot_path(db))) as con:  # as published before migration 005
         con.execute("DROP TABLE conversation_metrics")
         con.execute("DROP TABLE conversation_notes")

@@ -72,14 +72,20 @@ def test_process_with_a_broken_sop_exits_2(prefect_harness, tmp_path, samples_di
     assert not db.exists()
 
 
+def _processed_samples(tmp_path, samples_dir, sop_path, reps_path):
+    """A database holding the 26 text samples, processed with the rule tagger."""
+    folder = tmp_path / "samples"
+    shutil.copytree(samples_dir, folder, ignore=shutil.ignore_patterns("calls"))
+    db = tmp_path / "k.duckdb"
+    assert main(["process", str(folder), "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)]) == 0
+    return db
+
+
 def test_retag_rescores_stored_conversations_after_an_sop_edit(prefect_harness, tmp_path, samples_dir, sop_path,
                                                               reps_path, capsys):
     import duckdb
 
-    folder = tmp_path / "samples"
-    shutil.copytree(samples_dir, folder, ignore=shutil.ignore_patterns("calls"))
-    db = tmp_path / "k.duckdb"
-    main(["process", str(folder), "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)])
+    db = _processed_samples(tmp_path, samples_dir, sop_path, reps_path)
     assert main(["retag", "--db", str(db), "--sop", str(sop_path), "--tagger", "rules"]) == 0
     assert "0 conversations re-tagged" in capsys.readouterr().out  # nothing changed: nothing rewritten
 
@@ -100,10 +106,7 @@ def test_rescore_keeps_the_stored_events_and_versions_the_scores(prefect_harness
                                                                  reps_path, capsys):
     import duckdb
 
-    folder = tmp_path / "samples"
-    shutil.copytree(samples_dir, folder, ignore=shutil.ignore_patterns("calls"))
-    db = tmp_path / "k.duckdb"
-    main(["process", str(folder), "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)])
+    db = _processed_samples(tmp_path, samples_dir, sop_path, reps_path)
     assert main(["rescore", "--db", str(db), "--sop", str(sop_path)]) == 0
     assert "0 conversations re-scored from their stored events" in capsys.readouterr().out
 
