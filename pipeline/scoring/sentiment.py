@@ -190,23 +190,19 @@ def default_sentiment() -> SentimentModel:
 
 def evaluate_sentiment(model: SentimentModel, items: list[FeedbackItem], use_embeddings: bool = True) -> dict:
     """Accuracy, per-label precision/recall/F1 and macro-F1 on labelled items."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     texts = [i.text for i in items]
     vectors = _vectors(texts) if use_embeddings and items else None
     predicted = model.predict(texts, [i.context for i in items], vectors)
     gold = [i.label for i in items]
-    per_label = {}
-    for label in LABELS:
-        true_positive = sum(1 for g, p in zip(gold, predicted) if g == p == label)
-        predicted_count = predicted.count(label)
-        support = gold.count(label)
-        precision = true_positive / predicted_count if predicted_count else 0.0
-        recall = true_positive / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
-                            "support": support}
-    accuracy = sum(g == p for g, p in zip(gold, predicted)) / len(gold) if gold else 0.0
-    return {"items": len(items), "embeddings": vectors is not None, "accuracy": round(accuracy, 3), "per_label": per_label,
-            "macro_f1": round(sum(v["f1"] for v in per_label.values()) / len(LABELS), 3)}
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=list(LABELS),
+                                                                     zero_division=0)
+    per_label = {label: {"precision": round(float(p), 3), "recall": round(float(r), 3), "f1": round(float(f), 3),
+                         "support": int(n)} for label, p, r, f, n in zip(LABELS, precision, recall, f1, support)}
+    accuracy = accuracy_score(gold, predicted) if gold else 0.0
+    return {"items": len(items), "embeddings": vectors is not None, "accuracy": round(float(accuracy), 3),
+            "per_label": per_label, "macro_f1": round(float(sum(f1)) / len(LABELS), 3)}
 
 
 def customer_polarity(conversation, model: SentimentModel | None = None,
