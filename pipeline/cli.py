@@ -224,6 +224,42 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace) -> int:
+    """``keynode user add|list``: the review board's accounts (pipeline/access.py)."""
+    import getpass
+    from pathlib import Path
+
+    from pipeline.access import (UserRecord, UsersConfigError, Viewer, check_viewer, hash_password, load_users,
+                                 save_user, users_path)
+
+    path = args.users or users_path()
+    try:
+        if args.action == "list":
+            print("username\trole\tteam\trep")
+            for record in load_users(path).values():  # never the hashes
+                viewer = record.viewer
+                print(f"{viewer.username}\t{viewer.role}\t{viewer.team or '-'}\t{viewer.rep or '-'}")
+            return 0
+        viewer = Viewer(username=args.username, display_name=args.name or args.username, role=args.role,
+                        team=args.team, rep=args.rep, language=args.language)
+        # Rep names are checked against the rep directory when there is one: a misspelt name
+        # would give the rep an empty board rather than an error.
+        reps = args.reps or (DEFAULT_REPS if DEFAULT_REPS.exists() else None)
+        check_viewer(viewer, path, reps)  # before asking for a password that would then be thrown away
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = getpass.getpass(f"password for {args.username}: ")
+            if getpass.getpass("repeat the password: ") != password:
+                raise ValueError("the two passwords differ; nothing saved")
+        save_user(path, UserRecord(viewer, hash_password(password)), reps_path=reps)
+    except (UsersConfigError, ValueError, EOFError) as exc:  # UsersConfigError is a ValueError
+        print(f"error: {str(exc) or 'no password given (end of input)'}", file=sys.stderr)
+        return 2
+    print(f"user {viewer.username} ({viewer.role}) saved to {Path(path)}")
+    return 0
+
+
 def _asr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="base",
                         help="'base' (the packaged Whisper base) or a local CTranslate2 Whisper directory")
@@ -308,6 +344,23 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     status.set_defaults(handler=_status)
+
+    user = commands.add_parser("user", help="manage the review board's accounts ($KEYNODE_USERS or configs/users.yaml)")
+    actions = user.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user, or replace the user of that name (asks for the password)")
+    add.add_argument("username", help="login name, e.g. wang.lei")
+    add.add_argument("--role", required=True, help="rep, manager, trainer or admin")
+    add.add_argument("--name", help="name shown on the board (default: the username)")
+    add.add_argument("--team", help="the team (required for a manager: the team they manage)")
+    add.add_argument("--rep", help="for a rep: their name as in the conversations' rep column, e.g. 王磊")
+    add.add_argument("--language", choices=("zh", "en"), help="preferred board language")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    add.add_argument("--reps", help=f"rep directory to check --rep and --team against (default: {DEFAULT_REPS} "
+                     "if it exists)")
+    listing = actions.add_parser("list", help="list the users (never their password hashes)")
+    for sub in (add, listing):
+        sub.add_argument("--users", help="users file (default: $KEYNODE_USERS or configs/users.yaml)")
+    user.set_defaults(handler=_user)
     return parser
 
 
