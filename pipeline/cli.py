@@ -105,14 +105,21 @@ def _train_sentiment(args: argparse.Namespace) -> int:
 def corrected_dialogues(db: str) -> list:
     """Stored conversations that people corrected, labelled with their corrected events.
 
-    Utterances nobody corrected keep the tagger's own labels there (silver labels): a person
-    who reviewed a conversation and fixed some labels implicitly accepted the rest.
+    Corrections come from the review database (the board and ``keynode correct`` write there)
+    and from the main database's old ``corrections`` table, applied in time order. Utterances
+    nobody corrected keep the tagger's own labels there (silver labels): a person who reviewed a
+    conversation and fixed some labels implicitly accepted the rest.
     """
     from pipeline.events.corpus import LabelledDialogue
     from pipeline.store import Store
+    from pipeline.store.review import apply_corrections, fetch_corrections, read_review
 
+    with read_review(db) as review:
+        reviewed = fetch_corrections(review)
     with Store(db) as store:
-        corrected = store.corrected_labels()
+        corrections = sorted([*store.legacy_corrections(), *reviewed], key=lambda c: c["created_at"])
+        ids = list(dict.fromkeys(c["conversation_id"] for c in corrections))
+        corrected = apply_corrections(corrections, store.stored_labels(ids))
         return [LabelledDialogue(f"correction:{c.conversation_id}", c,
                                  tuple(frozenset(corrected[c.conversation_id].get(u.index, set()))
                                        for u in c.utterances))
@@ -122,20 +129,52 @@ def corrected_dialogues(db: str) -> list:
 def _correct(args: argparse.Namespace) -> int:
     from pipeline.events.corpus import EVENTS
     from pipeline.store import Store
+    from pipeline.store.review import ReviewStore
 
     if args.node not in EVENTS:
         print(f"error: unknown key event {args.node!r}; use one of {', '.join(EVENTS)}", file=sys.stderr)
         return 2
-
     with Store(args.db) as store:
-        try:
-            correction_id = store.add_correction(args.conversation, args.utterance, args.node,
-                                                 "remove" if args.remove else "add", args.author, args.note)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        if not store.has_utterance(args.conversation, args.utterance):
+            print(f"error: no utterance {args.utterance} in conversation {args.conversation} of {args.db}",
+                  file=sys.stderr)
             return 2
+    try:
+        with ReviewStore(args.db) as review:
+            correction_id = review.add_correction(args.conversation, args.utterance, args.node,
+                                                  "remove" if args.remove else "add", args.author, args.note)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"correction {correction_id} recorded; `keynode train-tagger --db {args.db}` will learn from it")
     return 0
+
+
+def board_command(db: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve the review board on 127.0.0.1 for ``db``."""
+    import os
+    from pathlib import Path
+
+    import dashboards
+
+    app = Path(dashboards.__file__).resolve().parent / "app.py"
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            # A page that fails shows a friendly message (app.py), never a traceback.
+            "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal"]
+    env = {**os.environ, "KEYNODE_DB": str(Path(db).resolve()), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    return argv, env
+
+
+def _board(args: argparse.Namespace) -> int:
+    import os
+
+    argv, env = board_command(args.db, args.port)
+    if args.users:
+        env["KEYNODE_USERS"] = str(args.users)
+    print(f"serving the review board of {args.db} on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execve(argv[0], argv, env)  # the board replaces this process, so signals reach Streamlit directly
+    return 0  # not reached
 
 
 def _eval_tagger(args: argparse.Namespace) -> int:
@@ -344,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="counts of stored conversations and open failures")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     status.set_defaults(handler=_status)
+
+    board = commands.add_parser("board", help="serve the review board on 127.0.0.1")
+    board.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    board.add_argument("--port", type=int, default=8501, help="port (default: %(default)s)")
+    board.add_argument("--users", help="users file (default: $KEYNODE_USERS or configs/users.yaml)")
+    board.set_defaults(handler=_board)
 
     user = commands.add_parser("user", help="manage the review board's accounts ($KEYNODE_USERS or configs/users.yaml)")
     actions = user.add_subparsers(dest="action", required=True)

@@ -210,38 +210,31 @@ class Store:
             "ORDER BY utterance_index, node_id", [conversation_id]).fetchall())
         return tagger, events
 
-    # -- corrections and the embedding cache -----------------------------------------------
-    def add_correction(self, conversation_id: str, utterance_index: int, node_id: str, action: str,
-                       author: str, note: str | None = None) -> str:
-        """Record that a person added or removed a label on a stored utterance."""
-        if action not in ("add", "remove"):
-            raise ValueError(f"action must be 'add' or 'remove', not {action!r}")
-        exists = self.con.execute("SELECT count(*) FROM utterances WHERE conversation_id = ? AND utterance_index = ?",
-                                  [conversation_id, utterance_index]).fetchone()[0]
-        if not exists:
-            raise ValueError(f"no utterance {utterance_index} in conversation {conversation_id}")
-        now = datetime.now()
-        correction_id = content_hash(conversation_id, utterance_index, node_id, action, author, now)
-        self.con.execute("INSERT INTO corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [correction_id, conversation_id, utterance_index, node_id, action, author, note, now])
-        return correction_id
+    # -- what corrections apply to, and the embedding cache ---------------------------------
+    def has_utterance(self, conversation_id: str, utterance_index: int) -> bool:
+        """True when the conversation is stored and has that utterance (checked before a
+        correction is recorded in the review database, :mod:`pipeline.store.review`)."""
+        return bool(self.con.execute("SELECT count(*) FROM utterances WHERE conversation_id = ? "
+                                     "AND utterance_index = ?", [conversation_id, utterance_index]).fetchone()[0])
 
-    def corrected_labels(self) -> dict[str, dict[int, set[str]]]:
-        """Per corrected conversation, its labels after corrections: the stored events with
-        every correction applied in time order (the latest word on an utterance wins)."""
-        corrected: dict[str, dict[int, set[str]]] = {}
-        ids = [row[0] for row in self.con.execute("SELECT DISTINCT conversation_id FROM corrections").fetchall()]
-        for cid in ids:
-            labels: dict[int, set[str]] = {}
-            for index, node_id in self.con.execute("SELECT utterance_index, node_id FROM key_events "
-                                                   "WHERE conversation_id = ?", [cid]).fetchall():
-                labels.setdefault(index, set()).add(node_id)
-            for index, node_id, action in self.con.execute(
-                    "SELECT utterance_index, node_id, action FROM corrections WHERE conversation_id = ? "
-                    "ORDER BY created_at", [cid]).fetchall():
-                (labels.setdefault(index, set()).add if action == "add" else labels.setdefault(index, set()).discard)(node_id)
-            corrected[cid] = labels
-        return corrected
+    def stored_labels(self, conversation_ids: list[str]) -> dict[str, dict[int, set[str]]]:
+        """Per conversation, per utterance index, the key events stored (what corrections change)."""
+        labels: dict[str, dict[int, set[str]]] = {cid: {} for cid in conversation_ids}
+        if conversation_ids:
+            marks = ", ".join("?" for _ in conversation_ids)
+            for cid, index, node_id in self.con.execute(
+                    f"SELECT conversation_id, utterance_index, node_id FROM key_events "
+                    f"WHERE conversation_id IN ({marks})", conversation_ids).fetchall():
+                labels[cid].setdefault(index, set()).add(node_id)
+        return labels
+
+    def legacy_corrections(self) -> list[dict]:
+        """Corrections recorded in this database before they moved to the review database
+        (2026-12): still read by ``keynode train-tagger --db``, so none is lost."""
+        columns = ("correction_id", "conversation_id", "utterance_index", "node_id", "action", "author", "note",
+                   "created_at")
+        return [dict(zip(columns, row)) for row in self.con.execute(
+            f"SELECT {', '.join(columns)} FROM corrections ORDER BY created_at").fetchall()]
 
     def cached_vectors(self, embedder: str, text_keys: list[str]) -> dict:
         """The cached sentence vectors of these texts (by text key) for an embedder."""

@@ -12,6 +12,7 @@ from pipeline.cli import corrected_dialogues, main
 from pipeline.events import RuleTagger
 from pipeline.events import embeddings as embeddings_module
 from pipeline.store import Store
+from pipeline.store.review import review_path
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -34,9 +35,19 @@ def test_corrections_change_the_labels_training_sees(db, sales_chat, capsys):
     assert dialogue.dialogue_id == f"correction:{sales_chat.conversation_id}"
     assert dialogue.labels[5] == frozenset() and dialogue.labels[9] == frozenset({"price_objection"})
     assert dialogue.labels[0] == frozenset({"opening"})  # untouched labels stay
-    with duckdb.connect(str(db), read_only=True) as con:
+    # Recorded in the review database beside the pipeline's (the board writes there too).
+    with duckdb.connect(str(review_path(db)), read_only=True) as con:
         assert con.execute("SELECT author, action, note FROM corrections ORDER BY created_at").fetchall() == [
             ("trainer-li", "remove", None), ("trainer-li", "add", "indirect")]
+
+
+def test_corrections_made_before_the_review_database_still_count(db, sales_chat):
+    # Corrections stored in the main database's old table (before 2026-12) are not lost.
+    with Store(db) as store:
+        store.con.execute("INSERT INTO corrections VALUES ('old', ?, 9, 'price_objection', 'add', 'li', NULL, "
+                          "TIMESTAMP '2026-11-30 10:00:00')", [sales_chat.conversation_id])
+    (dialogue,) = corrected_dialogues(str(db))
+    assert dialogue.labels[9] == frozenset({"price_objection"})
 
 
 def test_bad_corrections_are_refused(db, sales_chat, capsys):
