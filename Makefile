@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DB := data/keynode.duckdb
 PORT ?= 8501
+CHROMIUM ?= /usr/bin/chromium
 
 # Nothing reaches out to the network and nothing lands in the user's home: Prefect runs its
 # temporary local API with its home inside the project; Streamlit sends no usage statistics.
@@ -14,7 +15,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export KEYNODE_DB := $(CURDIR)/$(DB)
 
-.PHONY: demo test install install-test process board eval eval-asr eval-scores clean
+.PHONY: demo test install install-test process board bench-board eval eval-asr eval-scores clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,19 +35,29 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(CHROMIUM)
+
+# The board's browser test drives Debian's Chromium through Playwright, which cannot download
+# its own browsers here. As root (CI) it is installed from Debian; otherwise say how.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium (and a CJK font for its screenshots) for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	else \
+		echo "The browser test needs Chromium: run 'sudo apt-get install chromium', or set CHROMIUM=/path/to/it."; \
+		exit 1; \
+	fi
 
 process: install
 	$(BIN)/keynode process data/samples --db $(DB)
 
 board: install
-	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+	$(BIN)/keynode board --db $(DB) --port $(PORT)
 
 demo: process board
 
 test: install-test
-	$(BIN)/python -m pytest
+	KEYNODE_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 # Tagger accuracy (dev split, Persuasion for Good) and speed table in docs/tagging.md.
 eval: install
@@ -55,6 +66,11 @@ eval: install
 # Node scores against a trainer's 1–5 ratings, and the customer-reaction model, in docs/scoring.md.
 eval-scores: install
 	$(BIN)/python bench/eval_scores.py
+
+# The board's conversation page load time in a real browser, on the demo database (docs/board.md).
+bench-board: install-test
+	@test -f data/keynode.snapshot.duckdb || $(MAKE) process
+	KEYNODE_CHROMIUM=$(CHROMIUM) $(BIN)/python bench/board_load.py --db $(DB)
 
 # Transcription accuracy and speed table in docs/asr.md (takes a few minutes).
 eval-asr: install

@@ -1,14 +1,24 @@
-"""Every query the board makes. Pages call these functions and never write SQL themselves.
+"""The board's data-access layer: every query the board makes, each filtered for the viewer.
+
+Pages call these functions and never write SQL themselves. Every public function takes the
+:class:`~pipeline.access.Viewer` first and only returns rows that viewer may see (docs/board.md,
+"Roles"): a rep their own conversations, a manager their team's, a trainer and an admin every
+conversation — the trainer's with personal data masked (:mod:`pipeline.privacy`). The filter is
+part of each SQL statement, so a page cannot forget it, and a conversation id typed into the URL
+of a conversation the viewer may not see returns nothing, exactly like an unknown one.
 
 The board reads the snapshot the pipeline publishes (``pipeline.store.snapshot``), through a
 short read-only connection per query, so it never holds DuckDB's file lock while a batch is
 being written. Results are cached briefly and keyed by the snapshot's modification time, so
-a newly published snapshot shows up at the next rerun.
+a newly published snapshot shows up at the next rerun. What people add on the board
+(corrections, disputes, the access log) lives in the review database
+(``pipeline.store.review``); its reads are here too, its writes in :mod:`dashboards.actions`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from pipeline.access import Viewer
 from pipeline.scoring import analytics
 from pipeline.store import read_snapshot, snapshot_path
 
@@ -39,120 +50,261 @@ def _cached_query(database: str, version: int, sql: str, params: tuple) -> pd.Da
         return con.execute(sql, list(params)).df()
 
 
-def query(sql: str, params: tuple = ()) -> pd.DataFrame:
+def _query(sql: str, params: Sequence = ()) -> pd.DataFrame:
     """Run one read-only query on the snapshot; an empty frame when there is no data yet."""
     version = snapshot_version()
     if version is None:
         return pd.DataFrame()
-    return _cached_query(str(db_path()), version, sql, params)
+    return _cached_query(str(db_path()), version, sql, tuple(params))
 
 
-def has_data() -> bool:
-    """True once the pipeline has published at least one conversation."""
-    frame = query("SELECT count(*) AS n FROM conversations")
+# -- who sees what ------------------------------------------------------------------------
+def _scope(viewer: Viewer, alias: str = "c") -> tuple[str, list]:
+    """The SQL condition (on ``conversations AS alias``) and its parameters selecting the
+    conversations ``viewer`` may see."""
+    if viewer.role in ("admin", "trainer"):
+        return "TRUE", []
+    if viewer.role == "manager" and viewer.team:
+        return f"{alias}.team = ?", [viewer.team]
+    if viewer.role == "rep" and viewer.rep:
+        return f"{alias}.rep = ?", [viewer.rep]
+    return "FALSE", []  # a manager without a team or a rep without a name sees nothing
+
+
+def _visible(viewer: Viewer, conversation_id: str) -> bool:
+    condition, params = _scope(viewer)
+    frame = _query(f"SELECT count(*) AS n FROM conversations c WHERE c.conversation_id = ? AND {condition}",
+                   [conversation_id, *params])
     return not frame.empty and int(frame["n"].iloc[0]) > 0
 
 
-# -- overview ---------------------------------------------------------------------------
-def overview_counts() -> dict[str, int]:
-    """Headline counts: conversations, utterances, key events, unresolved failures."""
-    frame = query("""SELECT (SELECT count(*) FROM conversations) AS conversations,
-                            (SELECT count(*) FROM utterances) AS utterances,
-                            (SELECT count(*) FROM key_events) AS key_events,
-                            (SELECT count(*) FROM failures WHERE resolved_at IS NULL) AS failures""")
-    return {name: int(frame[name].iloc[0]) for name in frame.columns} if not frame.empty else {}
+def _customer_names(conversation_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per conversation, the names that identify its customer: the metadata's customer and the
+    customer speakers' names (what a trainer's view masks besides numbers and addresses)."""
+    if not conversation_ids:
+        return {}
+    marks = ", ".join("?" for _ in conversation_ids)
+    frame = _query(f"""SELECT conversation_id, list(DISTINCT name) AS names FROM (
+                           SELECT conversation_id, customer AS name FROM conversations
+                           WHERE conversation_id IN ({marks}) AND customer IS NOT NULL
+                           UNION ALL
+                           SELECT conversation_id, speaker_name FROM utterances
+                           WHERE conversation_id IN ({marks}) AND speaker_role = 'customer')
+                       GROUP BY conversation_id""", [*conversation_ids, *conversation_ids])
+    return {row.conversation_id: [n for n in row.names if n] for row in frame.itertuples()}
 
 
-def node_coverage() -> pd.DataFrame:
-    """Per SOP node: share of conversations where it occurred, and its average node score."""
-    return query("""SELECT node_id,
-                           avg(CASE WHEN status = 'present' THEN 1.0 ELSE 0.0 END) AS coverage,
-                           avg(total) FILTER (WHERE status <> 'not_applicable') AS avg_score,
-                           count(*) FILTER (WHERE status = 'missed') AS missed
-                    FROM node_scores GROUP BY node_id""")
+CUSTOMER_PLACEHOLDER = "[客户]"
 
 
-def open_failures() -> pd.DataFrame:
-    """Failures not resolved by a later successful run, newest first."""
-    return query("""SELECT occurred_at, source_path, source_key, stage, message
-                    FROM failures WHERE resolved_at IS NULL ORDER BY occurred_at DESC""")
+def _redact(viewer: Viewer, frame: pd.DataFrame, text_columns: Sequence[str] = (),
+            customer_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` as ``viewer`` may see it: masked (:func:`_mask`) for a trainer, else unchanged."""
+    return _mask(frame, text_columns, customer_columns) if viewer.redacted else frame
 
 
-def last_run() -> pd.DataFrame:
-    """The most recent pipeline run."""
-    return query("""SELECT run_id, started_at, finished_at, sop_version, tagger, processed, skipped, failed
-                    FROM runs ORDER BY started_at DESC LIMIT 1""")
+def _mask(frame: pd.DataFrame, text_columns: Sequence[str] = (), customer_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` with personal data in ``text_columns`` masked (numbers, addresses and the
+    conversation's customer names) and ``customer_columns`` replaced. Needs a
+    ``conversation_id`` column to know whose names to mask."""
+    if frame.empty:
+        return frame
+    from pipeline.privacy import redact
+
+    names = _customer_names(frame["conversation_id"].unique().tolist())
+    frame = frame.copy()
+    for column in text_columns:
+        frame[column] = [value if not isinstance(value, str) else redact(value, "mask", names.get(cid, ()))
+                         for cid, value in zip(frame["conversation_id"], frame[column])]
+    for column in customer_columns:
+        frame[column] = frame[column].map(lambda value: value if pd.isna(value) else CUSTOMER_PLACEHOLDER)
+    return frame
 
 
-# -- conversation list ------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConversationFilter:
-    """What the conversation list is narrowed to; empty tuples mean 'any'."""
-
-    reps: tuple[str, ...] = ()
-    teams: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    outcomes: tuple[str, ...] = ()
-    start: date | None = None
-    end: date | None = None
-
-
-def filter_options() -> dict[str, list[str]]:
-    """Distinct values for the list filters."""
-    options = {}
-    for column in ("rep", "team", "channel", "outcome"):
-        frame = query(f"SELECT DISTINCT {column} AS v FROM conversations WHERE {column} IS NOT NULL ORDER BY 1")
-        options[column] = frame["v"].tolist() if not frame.empty else []
-    return options
-
-
-def _in_clause(column: str, values: tuple[str, ...], clauses: list[str], params: list) -> None:
+def _in_clause(column: str, values: Sequence, clauses: list[str], params: list) -> None:
     if values:
         clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
 
 
-def conversations(filters: ConversationFilter = ConversationFilter()) -> pd.DataFrame:
-    """Conversations with their SOP score, newest first."""
-    clauses: list[str] = []
-    params: list = []
-    _in_clause("c.rep", filters.reps, clauses, params)
-    _in_clause("c.team", filters.teams, clauses, params)
-    _in_clause("c.channel", filters.channels, clauses, params)
-    _in_clause("c.outcome", filters.outcomes, clauses, params)
-    if filters.start:
-        clauses.append("CAST(c.started_at AS DATE) >= ?")
-        params.append(filters.start)
-    if filters.end:
-        clauses.append("CAST(c.started_at AS DATE) <= ?")
-        params.append(filters.end)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return query(f"""SELECT c.conversation_id, c.started_at, c.rep, c.team, c.customer, c.channel,
-                            c.industry, c.deal_id, c.stage, c.outcome, c.utterance_count,
-                            s.coverage, s.total AS score, s.missing_required
-                     FROM conversations c LEFT JOIN conversation_scores s USING (conversation_id)
-                     {where} ORDER BY c.started_at DESC NULLS LAST, c.conversation_id""", tuple(params))
+# -- overview ---------------------------------------------------------------------------
+def has_data(viewer: Viewer) -> bool:
+    """True once the pipeline has published at least one conversation the viewer may see."""
+    condition, params = _scope(viewer)
+    frame = _query(f"SELECT count(*) AS n FROM conversations c WHERE {condition}", params)
+    return not frame.empty and int(frame["n"].iloc[0]) > 0
+
+
+def has_any_data() -> bool:
+    """True once anything was published (to tell 'run the pipeline' from 'nothing of yours')."""
+    frame = _query("SELECT count(*) AS n FROM conversations")
+    return not frame.empty and int(frame["n"].iloc[0]) > 0
+
+
+def overview_counts(viewer: Viewer, team: str | None = None) -> dict[str, int]:
+    """Headline counts of the viewer's conversations (of ``team`` if given): conversations,
+    utterances, key events; and unresolved failures (admins and managers only: a failed file has
+    no team yet)."""
+    condition, params = _scope(viewer)
+    team_clause = " AND c.team = ?" if team else ""
+    params = [*params, *([team] if team else [])]
+    frame = _query(f"""WITH mine AS (SELECT conversation_id FROM conversations c WHERE {condition}{team_clause})
+                       SELECT (SELECT count(*) FROM mine) AS conversations,
+                              (SELECT count(*) FROM utterances JOIN mine USING (conversation_id)) AS utterances,
+                              (SELECT count(*) FROM key_events JOIN mine USING (conversation_id)) AS key_events,
+                              (SELECT count(*) FROM failures WHERE resolved_at IS NULL AND ?) AS failures""",
+                   [*params, viewer.role in ("admin", "manager")])
+    return {name: int(frame[name].iloc[0]) for name in frame.columns} if not frame.empty else {}
+
+
+def node_coverage(viewer: Viewer, team: str | None = None) -> pd.DataFrame:
+    """Per SOP node: share of the viewer's conversations where it occurred, and its average
+    node score."""
+    condition, params = _scope(viewer)
+    team_clause = " AND c.team = ?" if team else ""
+    return _query(f"""SELECT n.node_id,
+                             avg(CASE WHEN n.status = 'present' THEN 1.0 ELSE 0.0 END) AS coverage,
+                             avg(n.total) FILTER (WHERE n.status <> 'not_applicable') AS avg_score,
+                             count(*) FILTER (WHERE n.status = 'missed') AS missed
+                      FROM node_scores n JOIN conversations c USING (conversation_id)
+                      WHERE {condition}{team_clause} GROUP BY n.node_id""", [*params, *([team] if team else [])])
+
+
+def weekly_trend(viewer: Viewer, team: str | None = None) -> pd.DataFrame:
+    """Per ISO week (Monday): conversations, mean call score and mean SOP coverage of the
+    viewer's conversations; conversations without a start time are left out."""
+    condition, params = _scope(viewer)
+    team_clause = " AND c.team = ?" if team else ""
+    return _query(f"""SELECT date_trunc('week', c.started_at) AS week, count(*) AS conversations,
+                             avg(s.total) AS mean_score, avg(s.coverage) AS mean_coverage
+                      FROM conversations c JOIN conversation_scores s USING (conversation_id)
+                      WHERE c.started_at IS NOT NULL AND {condition}{team_clause}
+                      GROUP BY 1 ORDER BY 1""", [*params, *([team] if team else [])])
+
+
+def compliance_matrix(viewer: Viewer, team: str | None = None) -> pd.DataFrame:
+    """SOP compliance per rep and node (the heatmap): the share of the rep's conversations where
+    the node happened, and the rep's conversation count. Columns: rep, node_id, coverage,
+    conversations."""
+    condition, params = _scope(viewer)
+    team_clause = " AND c.team = ?" if team else ""
+    return _query(f"""SELECT c.rep, n.node_id,
+                             avg(CASE WHEN n.status = 'present' THEN 1.0 ELSE 0.0 END) AS coverage,
+                             count(DISTINCT c.conversation_id) AS conversations
+                      FROM node_scores n JOIN conversations c USING (conversation_id)
+                      WHERE c.rep IS NOT NULL AND n.status <> 'not_applicable' AND {condition}{team_clause}
+                      GROUP BY ALL ORDER BY c.rep, n.node_id""", [*params, *([team] if team else [])])
+
+
+def open_failures(viewer: Viewer) -> pd.DataFrame:
+    """Failures not resolved by a later successful run, newest first (admins and managers)."""
+    if viewer.role not in ("admin", "manager"):
+        return pd.DataFrame(columns=["occurred_at", "source_path", "source_key", "stage", "message"])
+    return _query("""SELECT occurred_at, source_path, source_key, stage, message
+                     FROM failures WHERE resolved_at IS NULL ORDER BY occurred_at DESC""")
+
+
+def last_run() -> pd.DataFrame:
+    """The most recent pipeline run (no conversation data in it)."""
+    return _query("""SELECT run_id, started_at, finished_at, sop_version, tagger, processed, skipped, failed
+                     FROM runs ORDER BY started_at DESC LIMIT 1""")
+
+
+# -- conversation list ------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConversationFilter:
+    """What a conversation list or a search is narrowed to; empty tuples mean 'any'."""
+
+    reps: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
+    start: date | None = None
+    end: date | None = None
+
+    def clauses(self, clauses: list[str], params: list) -> None:
+        """Add this filter's conditions on ``conversations AS c``."""
+        _in_clause("c.rep", self.reps, clauses, params)
+        _in_clause("c.team", self.teams, clauses, params)
+        _in_clause("c.channel", self.channels, clauses, params)
+        _in_clause("c.outcome", self.outcomes, clauses, params)
+        _in_clause("c.industry", self.industries, clauses, params)
+        if self.start:
+            clauses.append("CAST(c.started_at AS DATE) >= ?")
+            params.append(self.start)
+        if self.end:
+            clauses.append("CAST(c.started_at AS DATE) <= ?")
+            params.append(self.end)
+
+
+FILTER_COLUMNS = ("rep", "team", "channel", "outcome", "industry")
+
+
+def filter_options(viewer: Viewer) -> dict[str, list[str]]:
+    """Distinct values of the list filters among the viewer's conversations."""
+    condition, params = _scope(viewer)
+    options = {}
+    for column in FILTER_COLUMNS:  # fixed column names, never user input
+        frame = _query(f"SELECT DISTINCT c.{column} AS v FROM conversations c "
+                       f"WHERE c.{column} IS NOT NULL AND {condition} ORDER BY 1", params)
+        options[column] = frame["v"].tolist() if not frame.empty else []
+    return options
+
+
+def conversations(viewer: Viewer, filters: ConversationFilter = ConversationFilter()) -> pd.DataFrame:
+    """The viewer's conversations with their SOP score, newest first."""
+    condition, params = _scope(viewer)
+    clauses = [condition]
+    filters.clauses(clauses, params)
+    frame = _query(f"""SELECT c.conversation_id, c.started_at, c.rep, c.team, c.customer, c.channel,
+                              c.industry, c.deal_id, c.stage, c.outcome, c.utterance_count,
+                              s.coverage, s.total AS score, s.missing_required
+                       FROM conversations c LEFT JOIN conversation_scores s USING (conversation_id)
+                       WHERE {' AND '.join(clauses)}
+                       ORDER BY c.started_at DESC NULLS LAST, c.conversation_id""", params)
+    return _redact(viewer, frame, customer_columns=("customer",))
 
 
 # -- one conversation ---------------------------------------------------------------------
-def conversation(conversation_id: str) -> dict | None:
-    """One conversation's metadata and SOP score, or None if it is not stored."""
-    frame = query("""SELECT c.*, s.coverage, s.missing_required, s.order_conformance, s.node_order,
-                            s.total AS score
-                     FROM conversations c LEFT JOIN conversation_scores s USING (conversation_id)
-                     WHERE conversation_id = ?""", (conversation_id,))
-    return None if frame.empty else frame.iloc[0].to_dict()
+def conversation(viewer: Viewer, conversation_id: str) -> dict | None:
+    """One conversation's metadata and SOP score; None if it is not stored or not the viewer's."""
+    condition, params = _scope(viewer)
+    frame = _query(f"""SELECT c.*, s.coverage, s.missing_required, s.order_conformance, s.node_order,
+                              s.total AS score
+                       FROM conversations c LEFT JOIN conversation_scores s USING (conversation_id)
+                       WHERE c.conversation_id = ? AND {condition}""", [conversation_id, *params])
+    if frame.empty:
+        return None
+    frame = _redact(viewer, frame, customer_columns=("customer",))
+    info = frame.iloc[0].to_dict()
+    if viewer.redacted:
+        info["source_path"] = Path(info["source_path"]).name  # folder names often carry customer names
+    return info
 
 
-def utterances(conversation_id: str) -> pd.DataFrame:
+def _scoped(viewer: Viewer, conversation_id: str, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    """Run ``sql`` (about one conversation, its first parameter) only if the viewer may see that
+    conversation; else the same columns with no rows."""
+    frame = _query(sql, [conversation_id, *params])
+    return frame if _visible(viewer, conversation_id) else frame.iloc[0:0]
+
+
+def utterances(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """The transcript, with the node ids tagged on each utterance."""
-    return query("""SELECT u.utterance_index, u.speaker_role, u.speaker_name, u.start_s, u.end_s, u.text,
-                           u.role_confidence,
-                           coalesce(list(e.node_id ORDER BY e.node_id) FILTER (WHERE e.node_id IS NOT NULL),
-                                    []::VARCHAR[]) AS nodes
-                    FROM utterances u LEFT JOIN key_events e USING (conversation_id, utterance_index)
-                    WHERE u.conversation_id = ?
-                    GROUP BY ALL ORDER BY u.utterance_index""", (conversation_id,))
+    frame = _scoped(viewer, conversation_id, """
+        SELECT u.conversation_id, u.utterance_index, u.speaker_role, u.speaker_name, u.start_s, u.end_s, u.text,
+               u.role_confidence,
+               coalesce(list(e.node_id ORDER BY e.node_id) FILTER (WHERE e.node_id IS NOT NULL),
+                        []::VARCHAR[]) AS nodes
+        FROM utterances u LEFT JOIN key_events e USING (conversation_id, utterance_index)
+        WHERE u.conversation_id = ?
+        GROUP BY ALL ORDER BY u.utterance_index""")
+    frame = _redact(viewer, frame, text_columns=("text",))
+    if viewer.redacted and not frame.empty:
+        frame["speaker_name"] = frame["speaker_name"].where(frame["speaker_role"].ne("customer"),
+                                                            CUSTOMER_PLACEHOLDER)
+    return frame
 
 
 # Browsers play these as they are; anything else (AMR from phone systems) is converted.
@@ -160,11 +312,16 @@ BROWSER_AUDIO = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
                  ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac"}
 
 
-def recording(info: dict) -> Path | None:
-    """The call recording of a transcribed conversation, if the file is still there."""
-    if info.get("source_format") != "audio":
+def recording(viewer: Viewer, conversation_id: str) -> Path | None:
+    """The call recording of a transcribed conversation, if the file is still there and the
+    viewer may hear it (not trainers: a voice is personal data that masking cannot remove)."""
+    if viewer.redacted:
         return None
-    path = Path(info["source_path"])
+    frame = _scoped(viewer, conversation_id, """SELECT source_format, source_path FROM conversations
+                                                 WHERE conversation_id = ?""")
+    if frame.empty or frame["source_format"].iloc[0] != "audio":
+        return None
+    path = Path(frame["source_path"].iloc[0])
     return path if path.is_file() else None
 
 
@@ -190,30 +347,33 @@ def playable_audio(path: str) -> tuple[bytes | str, str]:
     return buffer.getvalue(), "audio/wav"
 
 
-def key_events(conversation_id: str) -> pd.DataFrame:
+def key_events(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """Key events of one conversation with their evidence and source rule."""
-    return query("""SELECT utterance_index, node_id, confidence, source, evidence
-                    FROM key_events WHERE conversation_id = ? ORDER BY utterance_index, node_id""",
-                 (conversation_id,))
+    frame = _scoped(viewer, conversation_id, """
+        SELECT conversation_id, utterance_index, node_id, confidence, source, evidence
+        FROM key_events WHERE conversation_id = ? ORDER BY utterance_index, node_id""")
+    return _redact(viewer, frame, text_columns=("evidence",))
 
 
-def event_tree(conversation_id: str) -> pd.DataFrame:
+def event_tree(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """The stored key-event tree."""
-    return query("""SELECT tree_key, parent_key, kind, node_id, speaker_role, first_utterance,
-                           last_utterance, depth
-                    FROM event_tree WHERE conversation_id = ? ORDER BY tree_key""", (conversation_id,))
+    return _scoped(viewer, conversation_id, """
+        SELECT tree_key, parent_key, kind, node_id, speaker_role, first_utterance, last_utterance, depth
+        FROM event_tree WHERE conversation_id = ? ORDER BY tree_key""")
 
 
-def node_scores(conversation_id: str) -> pd.DataFrame:
+def node_scores(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """Node scores with explanations and tips."""
-    return query("""SELECT node_id, status, key_points, communication_skill, attitude, customer_feedback,
-                           total, explanation, tip, utterance_indexes
-                    FROM node_scores WHERE conversation_id = ?""", (conversation_id,))
+    frame = _scoped(viewer, conversation_id, """
+        SELECT conversation_id, node_id, status, key_points, communication_skill, attitude, customer_feedback,
+               total, explanation, tip, utterance_indexes
+        FROM node_scores WHERE conversation_id = ?""")
+    return _redact(viewer, frame, text_columns=("explanation", "tip"))
 
 
 def _has_table(name: str) -> bool:
     """True when the snapshot has table ``name`` (a snapshot published before a migration lacks it)."""
-    frame = query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", (name,))
+    frame = _query("SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", (name,))
     return not frame.empty and int(frame["n"].iloc[0]) > 0
 
 
@@ -222,55 +382,131 @@ CONVERSATION_NOTE_COLUMNS = ("note_index", "kind", "utterance_indexes", "quote",
                              "outcome", "line")
 
 
-def conversation_metrics(conversation_id: str) -> pd.DataFrame:
+def conversation_metrics(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """Interaction metrics of one conversation (talk ratio, monologues, questions …; docs/scoring.md,
     "Conversation metrics"). ``value`` is empty when ``applicable`` is false; ``explanation`` says
     why, in the conversation's language. Empty when none are stored (conversations processed
     before metrics existed)."""
     if not _has_table("conversation_metrics"):
         return pd.DataFrame(columns=list(CONVERSATION_METRIC_COLUMNS))
-    return query("""SELECT name, value, unit, applicable, explanation, evidence
-                    FROM conversation_metrics WHERE conversation_id = ? ORDER BY name""", (conversation_id,))
+    return _scoped(viewer, conversation_id, """
+        SELECT name, value, unit, applicable, explanation, evidence
+        FROM conversation_metrics WHERE conversation_id = ? ORDER BY name""")
 
 
-def conversation_notes(conversation_id: str) -> pd.DataFrame:
+def conversation_notes(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     """Auto notes of one conversation in order (needs, objections with the answer and the
     customer's reaction, approvals, next steps; docs/scoring.md, "Auto notes"), each with the
     utterances it quotes and ``line``, the note as one line in the conversation's language."""
     if not _has_table("conversation_notes"):
-        return pd.DataFrame(columns=list(CONVERSATION_NOTE_COLUMNS))
-    return query("""SELECT note_index, kind, utterance_indexes, quote, answer, answer_index, outcome, line
-                    FROM conversation_notes WHERE conversation_id = ? ORDER BY note_index""", (conversation_id,))
+        return pd.DataFrame(columns=["conversation_id", *CONVERSATION_NOTE_COLUMNS])
+    frame = _scoped(viewer, conversation_id, """
+        SELECT conversation_id, note_index, kind, utterance_indexes, quote, answer, answer_index, outcome, line
+        FROM conversation_notes WHERE conversation_id = ? ORDER BY note_index""")
+    return _redact(viewer, frame, text_columns=("quote", "answer", "line"))
 
 
 # -- search -------------------------------------------------------------------------------
-def search_utterances(text: str = "", node_ids: tuple[str, ...] = (), reps: tuple[str, ...] = (),
-                      outcomes: tuple[str, ...] = (), limit: int = 200) -> pd.DataFrame:
-    """Utterances containing ``text`` (case-insensitive; Chinese substrings work) and/or tagged
-    with any of ``node_ids``, with their conversation's rep, customer and outcome."""
-    clauses: list[str] = []
-    params: list = []
-    if text.strip():
+#: Utterances shown before and after each search hit.
+CONTEXT_TURNS = 2
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search across conversations: free text (a case-insensitive substring, so Chinese works
+    without a segmenter; several words separated by spaces must all occur) and/or key events,
+    within the conversations ``filters`` selects."""
+
+    text: str = ""
+    node_ids: tuple[str, ...] = ()
+    filters: ConversationFilter = ConversationFilter()
+    limit: int = 200
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.text.strip() or self.node_ids or self.filters != ConversationFilter())
+
+
+def search_utterances(viewer: Viewer, search: SearchQuery) -> pd.DataFrame:
+    """Utterances matching ``search`` among the viewer's conversations, newest conversation first,
+    each with its conversation's rep, team, customer and outcome, its key events, and what
+    followed: the rep's answer and the customer's reaction when the auto notes recorded them
+    (objections), else the next rep and customer turns."""
+    condition, params = _scope(viewer)
+    clauses = [condition]
+    for word in search.text.lower().split():
         clauses.append("contains(u.text_normalized, ?)")
-        params.append(text.strip().lower())
-    if node_ids:
+        params.append(word)
+    if search.node_ids:
         clauses.append(f"""EXISTS (SELECT 1 FROM key_events e WHERE e.conversation_id = u.conversation_id
                            AND e.utterance_index = u.utterance_index
-                           AND e.node_id IN ({', '.join('?' for _ in node_ids)}))""")
-        params.extend(node_ids)
-    _in_clause("c.rep", reps, clauses, params)
-    _in_clause("c.outcome", outcomes, clauses, params)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    params.append(limit)
-    return query(f"""SELECT u.conversation_id, c.started_at, c.rep, c.customer, c.outcome,
-                            u.utterance_index, u.speaker_role, u.text,
-                            coalesce((SELECT list(e.node_id ORDER BY e.node_id) FROM key_events e
-                                      WHERE e.conversation_id = u.conversation_id
-                                        AND e.utterance_index = u.utterance_index), []::VARCHAR[]) AS nodes
-                     FROM utterances u JOIN conversations c USING (conversation_id)
-                     {where}
-                     ORDER BY c.started_at DESC NULLS LAST, u.conversation_id, u.utterance_index
-                     LIMIT ?""", tuple(params))
+                           AND e.node_id IN ({', '.join('?' for _ in search.node_ids)}))""")
+        params.extend(search.node_ids)
+    search.filters.clauses(clauses, params)
+    notes = ("""(SELECT first(n.answer) FROM conversation_notes n WHERE n.conversation_id = u.conversation_id
+                 AND list_contains(n.utterance_indexes, u.utterance_index) AND n.answer IS NOT NULL)"""
+             if _has_table("conversation_notes") else "NULL")
+    outcome = ("""(SELECT first(n.outcome) FROM conversation_notes n WHERE n.conversation_id = u.conversation_id
+                   AND list_contains(n.utterance_indexes, u.utterance_index) AND n.kind = 'objection')"""
+               if _has_table("conversation_notes") else "NULL")
+    frame = _query(f"""
+        SELECT u.conversation_id, c.started_at, c.rep, c.team, c.customer, c.outcome, c.channel, c.industry,
+               u.utterance_index, u.speaker_role, u.text,
+               coalesce((SELECT list(e.node_id ORDER BY e.node_id) FROM key_events e
+                         WHERE e.conversation_id = u.conversation_id
+                           AND e.utterance_index = u.utterance_index), []::VARCHAR[]) AS nodes,
+               coalesce({notes}, (SELECT first(x.text ORDER BY x.utterance_index) FROM utterances x
+                                  WHERE x.conversation_id = u.conversation_id
+                                    AND x.utterance_index > u.utterance_index AND x.speaker_role = 'rep'
+                                    AND u.speaker_role = 'customer')) AS rep_answer,
+               {outcome} AS objection_outcome
+        FROM utterances u JOIN conversations c USING (conversation_id)
+        WHERE {' AND '.join(clauses)}
+        ORDER BY c.started_at DESC NULLS LAST, u.conversation_id, u.utterance_index
+        LIMIT ?""", [*params, search.limit])
+    return _redact(viewer, frame, text_columns=("text", "rep_answer"), customer_columns=("customer",))
+
+
+def search_context(viewer: Viewer, hits: pd.DataFrame, turns: int = CONTEXT_TURNS) -> pd.DataFrame:
+    """The ``turns`` utterances before and after each hit of :func:`search_utterances`.
+    Columns: conversation_id, hit_index, utterance_index, speaker_role, speaker_name, text."""
+    if hits.empty:
+        return pd.DataFrame(columns=["conversation_id", "hit_index", "utterance_index", "speaker_role",
+                                     "speaker_name", "text"])
+    condition, params = _scope(viewer)
+    pairs = list(dict.fromkeys(zip(hits["conversation_id"], hits["utterance_index"].astype(int))))
+    values = ", ".join("(?, ?)" for _ in pairs)
+    frame = _query(f"""
+        WITH hits(conversation_id, hit_index) AS (VALUES {values})
+        SELECT h.conversation_id, h.hit_index, u.utterance_index, u.speaker_role, u.speaker_name, u.text
+        FROM hits h JOIN utterances u ON u.conversation_id = h.conversation_id
+             AND u.utterance_index BETWEEN h.hit_index - ? AND h.hit_index + ?
+        JOIN conversations c ON c.conversation_id = h.conversation_id
+        WHERE {condition}
+        ORDER BY h.conversation_id, h.hit_index, u.utterance_index""",
+                   [*[v for pair in pairs for v in pair], turns, turns, *params])
+    frame = _redact(viewer, frame, text_columns=("text",))
+    if viewer.redacted and not frame.empty:
+        frame["speaker_name"] = frame["speaker_name"].where(frame["speaker_role"].ne("customer"),
+                                                            CUSTOMER_PLACEHOLDER)
+    return frame
+
+
+def objection_answers(viewer: Viewer, node_id: str = "price_objection") -> pd.DataFrame:
+    """Every objection the auto notes recorded among the viewer's conversations, with the rep's
+    answer, the customer's reaction (accepted / recurred / unresolved / open / no_reply) and the
+    conversation's ``node_id`` total: the rows :func:`pipeline.scoring.objections.library` groups."""
+    if not _has_table("conversation_notes"):
+        return pd.DataFrame()
+    condition, params = _scope(viewer)
+    frame = _query(f"""
+        SELECT n.conversation_id, c.rep, c.team, c.outcome AS deal_outcome, c.started_at, n.utterance_indexes,
+               n.quote, n.answer, n.answer_index, n.outcome, s.total AS node_total
+        FROM conversation_notes n JOIN conversations c USING (conversation_id)
+        LEFT JOIN node_scores s ON s.conversation_id = n.conversation_id AND s.node_id = ?
+        WHERE n.kind = 'objection' AND {condition}
+        ORDER BY n.conversation_id, n.note_index""", [node_id, *params])
+    return _redact(viewer, frame, text_columns=("quote", "answer"))
 
 
 # -- coaching: pipeline.scoring.analytics over the stored scores ----------------------------
@@ -278,65 +514,159 @@ def search_utterances(text: str = "", node_ids: tuple[str, ...] = (), reps: tupl
 MIN_RANKED_CONVERSATIONS = 3
 
 
-def _score_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The rows the analytics functions work on: ``conversations``, ``node_scores`` and
-    ``conversation_scores`` (empty frames when there is no data yet)."""
-    conversations = query("SELECT conversation_id, rep, team, outcome, started_at FROM conversations")
-    node_scores = query("""SELECT conversation_id, node_id, status, key_points, communication_skill, attitude,
-                                  customer_feedback, total, utterance_indexes
-                           FROM node_scores""")
-    conversation_scores = query("SELECT conversation_id, total, coverage, order_conformance FROM conversation_scores")
+def _score_tables(condition: str, params: Sequence) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The rows the analytics functions work on — ``conversations``, ``node_scores`` and
+    ``conversation_scores`` — of the conversations ``condition`` selects (empty frames when
+    there is no data yet)."""
+    conversations = _query(f"SELECT conversation_id, rep, team, outcome, started_at FROM conversations c "
+                           f"WHERE {condition}", params)
+    node_scores = _query(f"""SELECT n.conversation_id, n.node_id, n.status, n.key_points, n.communication_skill,
+                                    n.attitude, n.customer_feedback, n.total, n.utterance_indexes
+                             FROM node_scores n JOIN conversations c USING (conversation_id)
+                             WHERE {condition}""", params)
+    conversation_scores = _query(f"""SELECT s.conversation_id, s.total, s.coverage, s.order_conformance
+                                     FROM conversation_scores s JOIN conversations c USING (conversation_id)
+                                     WHERE {condition}""", params)
     return conversations, node_scores, conversation_scores
 
 
-def leaderboard_table(team: str | None, metric: str = "total",
+def _team_scope(viewer: Viewer) -> tuple[str, list]:
+    """Rankings and team means compare a rep with the whole team: reps see their team's
+    aggregate scores (never its conversations); everyone else their usual scope."""
+    if viewer.role == "rep":
+        return ("c.team = ?", [viewer.team]) if viewer.team else ("FALSE", [])
+    return _scope(viewer)
+
+
+def leaderboard_table(viewer: Viewer, team: str | None, metric: str = "total",
                       min_conversations: int = MIN_RANKED_CONVERSATIONS) -> pd.DataFrame:
-    """排行榜 of ``team`` (every team when None): reps ranked by the mean per conversation of
-    ``metric`` — ``"total"``, ``"coverage"``, ``"order_conformance"`` or ``"node:<node_id>"``.
-    Reps with fewer than ``min_conversations`` conversations come last, without a rank, with
-    ``reason`` = ``analytics.TOO_FEW_CONVERSATIONS``. Columns: ``analytics.LEADERBOARD_COLUMNS``."""
-    conversations, node_scores, conversation_scores = _score_tables()
+    """排行榜 of ``team`` (every team the viewer sees when None): reps ranked by the mean per
+    conversation of ``metric`` — ``"total"``, ``"coverage"``, ``"order_conformance"`` or
+    ``"node:<node_id>"``. Reps with fewer than ``min_conversations`` conversations come last,
+    without a rank, with ``reason`` = ``analytics.TOO_FEW_CONVERSATIONS``. Columns:
+    ``analytics.LEADERBOARD_COLUMNS``."""
+    conversations, node_scores, conversation_scores = _score_tables(*_team_scope(viewer))
     return analytics.leaderboard(conversation_scores, node_scores, conversations, team=team, metric=metric,
                                  min_conversations=min_conversations)
 
 
-def rep_node_table() -> pd.DataFrame:
-    """Per rep and SOP node: coverage share, mean total (missed as 0), mean total when present and
-    the four dimension means. Columns: ``analytics.REP_NODE_AVERAGE_COLUMNS``."""
-    conversations, node_scores, _ = _score_tables()
+def visible_teams(viewer: Viewer) -> list[str]:
+    """Teams on the viewer's leaderboard: their own for reps and managers, all for the others."""
+    if viewer.role in ("rep", "manager"):
+        return [viewer.team] if viewer.team else []
+    return filter_options(viewer)["team"]
+
+
+def visible_reps(viewer: Viewer) -> list[str]:
+    """Reps whose coaching pages the viewer may open."""
+    if viewer.role == "rep":
+        return [viewer.rep] if viewer.rep else []
+    return filter_options(viewer)["rep"]
+
+
+def _check_rep(viewer: Viewer, rep: str) -> None:
+    if rep not in visible_reps(viewer):
+        raise PermissionError(f"{viewer.username} may not see {rep}'s coaching scores")
+
+
+def rep_node_table(viewer: Viewer, rep: str) -> pd.DataFrame:
+    """Per SOP node of ``rep``: coverage share, mean total (missed as 0), mean total when present
+    and the four dimension means. Columns: ``analytics.REP_NODE_AVERAGE_COLUMNS``."""
+    _check_rep(viewer, rep)
+    conversations, node_scores, _ = _score_tables("c.rep = ?", [rep])
     return analytics.rep_node_averages(node_scores, conversations)
 
 
-def rep_trend_table(rep: str, freq: str = "W") -> tuple[pd.DataFrame, analytics.TrendNote]:
+def rep_trend_table(viewer: Viewer, rep: str, freq: str = "W") -> tuple[pd.DataFrame, analytics.TrendNote]:
     """One rep's mean node total per node and ISO week (``freq="M"``: month), and a note counting
     the rep's conversations left out for having no start time. Columns:
     ``analytics.REP_TREND_COLUMNS``."""
-    conversations, node_scores, _ = _score_tables()
-    own = conversations[conversations["rep"].eq(rep)] if not conversations.empty else conversations
-    return analytics.rep_trends(node_scores, own, freq=freq)
+    _check_rep(viewer, rep)
+    conversations, node_scores, _ = _score_tables("c.rep = ?", [rep])
+    return analytics.rep_trends(node_scores, conversations, freq=freq)
 
 
-def weakest_nodes_table(rep: str, top: int = 3, min_count: int = 2) -> pd.DataFrame:
+def weakest_nodes_table(viewer: Viewer, rep: str, top: int = 3, min_count: int = 2) -> pd.DataFrame:
     """The rep's ``top`` lowest-scoring nodes (scored in at least ``min_count`` conversations),
     with the team's mean on the same node and the gap (rep − team; negative is below the team).
     Columns: ``analytics.WEAKEST_NODE_COLUMNS``."""
-    conversations, node_scores, _ = _score_tables()
+    _check_rep(viewer, rep)
+    team = _query("SELECT first(team) AS team FROM conversations WHERE rep = ? AND team IS NOT NULL", [rep])
+    home = None if team.empty else team["team"].iloc[0]
+    condition, params = ("c.rep = ? OR c.team = ?", [rep, home]) if home is not None else ("c.rep = ?", [rep])
+    conversations, node_scores, _ = _score_tables(condition, params)
     return analytics.weakest_nodes(node_scores, conversations, rep, top=top, min_count=min_count)
 
 
-def exemplar_table(node_id: str, rep: str, limit: int = 3) -> pd.DataFrame:
+def exemplar_table(viewer: Viewer, node_id: str, rep: str, limit: int = 3) -> pd.DataFrame:
     """Other reps' best conversations for ``node_id`` (won deals first, then the highest node
-    total), for ``rep`` to listen to, with the utterances where the node happens.
-    Columns: ``analytics.EXEMPLAR_COLUMNS``."""
-    conversations, node_scores, _ = _score_tables()
-    return analytics.exemplars(node_scores, conversations, node_id, rep=rep, limit=limit)
+    total), for ``rep`` to learn from, with the utterances where the node happens (``quote``,
+    personal data masked when the viewer may not open that conversation) and ``openable``.
+    Columns: ``analytics.EXEMPLAR_COLUMNS`` + quote, openable."""
+    _check_rep(viewer, rep)
+    conversations, node_scores, _ = _score_tables("TRUE", [])
+    best = analytics.exemplars(node_scores, conversations, node_id, rep=rep, limit=limit)
+    quotes, openable = [], []
+    for row in best.itertuples():
+        mine = _visible(viewer, row.conversation_id)
+        texts = _query("""SELECT conversation_id, text FROM utterances WHERE conversation_id = ?
+                          AND list_contains(?, utterance_index) ORDER BY utterance_index""",
+                       [row.conversation_id, list(row.utterance_indexes)])
+        if not mine or viewer.redacted:
+            texts = _mask(texts, text_columns=("text",))
+        quotes.append(" / ".join(texts["text"]) if not texts.empty else "")
+        openable.append(mine)
+    return best.assign(quote=quotes, openable=openable)
 
 
-def outcome_table(min_per_class: int = 10) -> tuple[pd.DataFrame, analytics.OutcomeSummary]:
-    """What separates won from lost deals: one row per call score, node total and node presence
-    (``analytics.OUTCOME_COLUMNS``), and the summary saying whether there are enough won and
-    lost conversations (``min_per_class`` of each) to conclude anything, with its message in
-    Chinese and English."""
-    conversations, node_scores, conversation_scores = _score_tables()
+def outcome_table(viewer: Viewer, min_per_class: int = 10) -> tuple[pd.DataFrame, analytics.OutcomeSummary]:
+    """What separates won from lost deals among the viewer's conversations: one row per call
+    score, node total and node presence (``analytics.OUTCOME_COLUMNS``), and the summary saying
+    whether there are enough won and lost conversations (``min_per_class`` of each) to conclude
+    anything, with its message in Chinese and English."""
+    conversations, node_scores, conversation_scores = _score_tables(*_scope(viewer))
     return analytics.outcome_analysis(conversation_scores, node_scores, conversations,
                                       min_per_class=min_per_class)
+
+
+# -- what people added on the board (review database) ----------------------------------------
+def _review(fetch: Callable, *args) -> list[dict]:
+    from pipeline.store.review import read_review
+
+    with read_review(db_path()) as con:
+        return fetch(con, *args)
+
+
+CORRECTION_COLUMNS = ("created_at", "author", "utterance_index", "node_id", "action", "note")
+DISPUTE_COLUMNS = ("dispute_id", "conversation_id", "node_id", "author", "comment", "created_at", "status",
+                   "resolved_by", "resolution", "resolved_at")
+ACCESS_COLUMNS = ("accessed_at", "username", "role", "conversation_id", "page")
+
+
+def corrections(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
+    """Label corrections people made on one of the viewer's conversations, oldest first."""
+    from pipeline.store.review import fetch_corrections
+
+    rows = _review(fetch_corrections, [conversation_id]) if _visible(viewer, conversation_id) else []
+    return pd.DataFrame(rows, columns=list(CORRECTION_COLUMNS))
+
+
+def disputes(viewer: Viewer, status: str | None = "open", conversation_id: str | None = None) -> pd.DataFrame:
+    """Node-score disputes on the viewer's conversations (``status`` None: any status; of one
+    conversation if given), newest first."""
+    from pipeline.store.review import fetch_disputes
+
+    rows = _review(fetch_disputes, status, [conversation_id] if conversation_id else None)
+    frame = pd.DataFrame(rows, columns=list(DISPUTE_COLUMNS))
+    if frame.empty:
+        return frame
+    return frame[[_visible(viewer, cid) for cid in frame["conversation_id"]]].reset_index(drop=True)
+
+
+def access_log(viewer: Viewer, limit: int = 200) -> pd.DataFrame:
+    """Who opened which conversation, newest first (admins only)."""
+    from pipeline.store.review import fetch_access_log
+
+    if viewer.role != "admin":
+        raise PermissionError("only admins read the access log")
+    return pd.DataFrame(_review(fetch_access_log, limit), columns=list(ACCESS_COLUMNS))

@@ -169,7 +169,111 @@ _STRINGS: dict[str, dict[str, str]] = {
     "lift": {"zh": "提升倍数", "en": "Lift"},
     "coefficient": {"zh": "关联系数", "en": "Association"},
     "points": {"zh": " 个百分点", "en": " pp"},
+    # login and roles (dashboards/auth.py, pipeline/access.py)
+    "login": {"zh": "登录", "en": "Log in"},
+    "log_in": {"zh": "登录", "en": "Log in"},
+    "log_out": {"zh": "退出登录", "en": "Log out"},
+    "username": {"zh": "用户名", "en": "Username"},
+    "password": {"zh": "密码", "en": "Password"},
+    "login_failed": {"zh": "用户名或密码不正确。", "en": "Wrong username or password."},
+    "login_locked": {"zh": "连续登录失败次数过多，请 {seconds} 秒后再试。",
+                     "en": "Too many failed logins; try again in {seconds} s."},
+    "users_broken": {"zh": "账号文件有误，暂时无法登录。请管理员按下面的提示修复：",
+                     "en": "The accounts file is broken, so nobody can log in. An admin can fix it as follows:"},
+    "role": {"zh": "角色", "en": "Role"},
+    "role_manager": {"zh": "经理", "en": "Manager"},
+    "role_trainer": {"zh": "培训师", "en": "Trainer"},
+    "role_admin": {"zh": "管理员", "en": "Admin"},
+    "no_data_for_you": {"zh": "还没有您可以查看的会话（销售只看到自己的会话，经理只看到本团队的）。",
+                        "en": "No conversations you may see yet (reps see their own, managers their team's)."},
+    "being_written": {"zh": "正在处理第一批会话，完成后这里会显示数据（每隔几秒发布一次）。请稍后刷新。",
+                      "en": "The first batch is being processed; data appears here once it is published "
+                            "(every few seconds). Refresh in a moment."},
+    "page_failed": {"zh": "这个页面出错了，已记录在看板日志中。请刷新重试；如果一直出错，请把日志发给管理员。",
+                    "en": "This page failed; the board's log has the details. Refresh to retry, and if it keeps "
+                          "failing, send the log to your admin."},
+    # pages by role
+    "my_page": {"zh": "我的主页", "en": "My page"},
+    "my_conversations": {"zh": "我的会话", "en": "My conversations"},
+    "objection_library": {"zh": "异议库", "en": "Objection library"},
+    "disputes": {"zh": "评分申诉", "en": "Disputes"},
+    "access_log": {"zh": "访问日志", "en": "Access log"},
+    "accessed_at": {"zh": "访问时间", "en": "Opened at"},
+    "page": {"zh": "页面", "en": "Page"},
+    "no_access": {"zh": "还没有访问记录。", "en": "Nobody opened a conversation yet."},
+    # overview
+    "open_disputes": {"zh": "待处理申诉", "en": "Open disputes"},
+    "weekly_team_trend": {"zh": "每周趋势（平均通话得分）", "en": "Weekly trend (mean call score)"},
+    "compliance_heatmap": {"zh": "SOP 执行热力图（销售 × 节点，节点出现的会话占比）",
+                           "en": "SOP compliance heatmap (reps × nodes: share of conversations with the node)"},
+    # search
+    "search_help": {"zh": "输入关键词（空格分隔的词都要出现），或选择关键事件、销售、团队等筛选条件。",
+                    "en": "Type words (all must occur), or pick key events, reps, teams or other filters."},
+    "showing_first": {"zh": "显示前", "en": "showing the first"},
+    "rep_answer": {"zh": "销售的回应", "en": "The rep answered"},
+    "open_in_conversation": {"zh": "打开会话", "en": "Open the conversation"},
+    "outcome_accepted": {"zh": "客户接受", "en": "customer accepted"},
+    "outcome_recurred": {"zh": "异议再次出现", "en": "objection came back"},
+    "outcome_unresolved": {"zh": "未解决", "en": "unresolved"},
+    "outcome_open": {"zh": "客户未表态", "en": "customer did not say"},
+    "outcome_no_reply": {"zh": "销售未回应", "en": "rep did not answer"},
+    # objection library (pipeline/scoring/objections.py)
+    "objection_library_help": {"zh": "按主题归类的客户异议，以及效果最好的回应（客户接受的优先，其次按该节点得分）。",
+                               "en": "Customer objections grouped by theme, with the answers that worked best "
+                                     "(accepted by the customer first, then by the node's score)."},
+    "no_objections": {"zh": "还没有记录到异议。", "en": "No objections recorded yet."},
+    "objections_count": {"zh": "条异议", "en": "objections"},
+    "accepted_share": {"zh": "回应被接受", "en": "answers accepted"},
+    "typical_wording": {"zh": "典型说法", "en": "Typical wording"},
+    "best_answers": {"zh": "最佳回应", "en": "Best answers"},
+    "no_answers": {"zh": "这些异议都没有得到回应。", "en": "None of these objections was answered."},
+    "all_wordings": {"zh": "全部 {n} 种说法", "en": "All {n} wordings"},
+    "theme_competitor": {"zh": "竞品更便宜", "en": "A competitor is cheaper"},
+    "theme_budget": {"zh": "超出预算", "en": "Over budget"},
+    "theme_discount": {"zh": "要求优惠", "en": "Asks for a discount"},
+    "theme_price": {"zh": "价格太高", "en": "Too expensive"},
+    "theme_other": {"zh": "其他", "en": "Other"},
+    # corrections and disputes (dashboards/actions.py, pipeline/store/review.py)
+    "corrections": {"zh": "标签纠正", "en": "Label corrections"},
+    "correction_help": {"zh": "给某条话术加上或去掉一个关键事件标签；`keynode train-tagger --db` 会从纠正中学习。",
+                        "en": "Add or remove a key-event label on an utterance; `keynode train-tagger --db` "
+                              "learns from corrections."},
+    "utterance": {"zh": "话术", "en": "Utterance"},
+    "correction_action": {"zh": "操作", "en": "Action"},
+    "correction_add": {"zh": "添加标签", "en": "add label"},
+    "correction_remove": {"zh": "去掉标签", "en": "remove label"},
+    "correction_note": {"zh": "备注（可选）", "en": "Note (optional)"},
+    "correction_submit": {"zh": "保存纠正", "en": "Save correction"},
+    "correction_saved": {"zh": "已保存。", "en": "Saved."},
+    "no_corrections": {"zh": "这个会话还没有人工纠正。", "en": "Nobody corrected this conversation yet."},
+    "dispute": {"zh": "申诉", "en": "Dispute"},
+    "dispute_comment": {"zh": "对这个评分有异议？写下理由", "en": "Disagree with this score? Say why"},
+    "dispute_submit": {"zh": "提交申诉", "en": "Submit dispute"},
+    "dispute_saved": {"zh": "申诉已提交，经理会看到。", "en": "Dispute submitted; your manager will see it."},
+    "dispute_status": {"zh": "状态", "en": "Status"},
+    "dispute_open": {"zh": "待处理", "en": "open"},
+    "dispute_accepted": {"zh": "已接受", "en": "accepted"},
+    "dispute_rejected": {"zh": "已驳回", "en": "rejected"},
+    "dispute_accept": {"zh": "接受", "en": "Accept"},
+    "dispute_reject": {"zh": "驳回", "en": "Reject"},
+    "resolution": {"zh": "处理意见", "en": "Resolution"},
+    "no_disputes": {"zh": "没有这个状态的申诉。", "en": "No disputes with this status."},
 }
+
+
+#: What a rep's answer led to (``NoteItem.outcome``), for search results and the objection library.
+REACTIONS = ("accepted", "recurred", "unresolved", "open", "no_reply")
+
+
+def reaction_label(outcome: str | None) -> str:
+    """How an objection answer's outcome reads in the viewer's language ('' when unknown)."""
+    return t(f"outcome_{outcome}") if outcome in REACTIONS else ""
+
+
+def default_language() -> str:
+    """The board's language before anyone picks one: ``$KEYNODE_LANG`` (zh or en), else Chinese."""
+    wanted = os.environ.get("KEYNODE_LANG", "zh")
+    return wanted if wanted in LANGUAGES else "zh"
 
 
 def language() -> str:

@@ -1,5 +1,6 @@
 """Coaching: the leaderboard per team, one rep's nodes, trend and peer exemplars, and what
-separates won from lost deals (pipeline/scoring/analytics.py; docs/scoring.md, "Analytics")."""
+separates won from lost deals (pipeline/scoring/analytics.py; docs/scoring.md, "Analytics").
+A rep sees this as "my page": their own conversations and scores, and their team's leaderboard."""
 
 import math
 
@@ -8,14 +9,13 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import language, node_label, node_order, t
-from dashboards.ui import page
+from dashboards.ui import conversation_label, page
 from pipeline.scoring.analytics import DIMENSIONS, TOO_FEW_CONVERSATIONS
 
 SHARE_METRICS = ("coverage", "order_conformance")  # 0–1, shown as percentages; the rest are 0–100 scores
 
-page("coaching")
+viewer = page("coaching", title_for_reps="my_page")
 
-options = data.filter_options()
 order = {node_id: position for position, node_id in enumerate(node_order())}
 
 
@@ -29,6 +29,17 @@ def in_sop_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(position=frame["node_id"].map(order)).sort_values(["position", "node_id"])
 
 
+# -- a rep's own conversations -----------------------------------------------------------------
+if viewer.role == "rep":
+    st.header(t("my_conversations"))
+    mine = data.conversations(viewer)
+    for row in mine.head(20).itertuples():
+        score = "" if row.score is None or pd.isna(row.score) else f" · {t('score')} {row.score:.0f}"
+        st.page_link("app_pages/conversation.py", label=conversation_label(row) + score, icon="💬",
+                     query_params={"id": row.conversation_id})
+    if len(mine) > 20:
+        st.page_link("app_pages/conversations.py", label=f"{t('conversations')} ({len(mine)})", icon="🗂️")
+
 # -- 排行榜 ---------------------------------------------------------------------------------
 st.header(t("leaderboard"))
 columns = st.columns([2, 1])
@@ -41,12 +52,12 @@ value_column = (st.column_config.NumberColumn(metrics[metric], format="percent")
                 else st.column_config.NumberColumn(metrics[metric], format="%.1f"))
 reason = t("too_few_conversations").format(n=int(minimum))
 
-teams = options["team"]
+teams = data.visible_teams(viewer)
 if not teams:
     st.info(t("no_teams"))
 for team, tab in zip(teams or [None], st.tabs(teams or [t("all_teams")])):
     with tab:
-        board = data.leaderboard_table(team, metric, int(minimum))
+        board = data.leaderboard_table(viewer, team, metric, int(minimum))
         if board.empty:
             st.info(t("empty_leaderboard"))
             continue
@@ -59,14 +70,14 @@ for team, tab in zip(teams or [None], st.tabs(teams or [t("all_teams")])):
 
 # -- one rep --------------------------------------------------------------------------------
 st.header(t("rep_detail"))
-if not options["rep"]:
+reps = data.visible_reps(viewer)
+if not reps:
     st.info(t("no_reps"))
 else:
-    rep = st.selectbox(t("rep"), options["rep"], key="coaching_rep")
+    rep = reps[0] if viewer.role == "rep" else st.selectbox(t("rep"), reps, key="coaching_rep")
 
     st.subheader(t("node_averages"))
-    averages = data.rep_node_table()
-    averages = in_sop_order(averages[averages["rep"].eq(rep)])
+    averages = in_sop_order(data.rep_node_table(viewer, rep))
     averages["node_id"] = averages["node_id"].map(node_label)
     score = {name: st.column_config.NumberColumn(t(name), format="%.1f") for name in DIMENSIONS}
     st.dataframe(averages, hide_index=True, key="rep_nodes",
@@ -81,7 +92,7 @@ else:
                      **{f"mean_{name}": column for name, column in score.items()}})
 
     st.subheader(t("weakest_nodes"))
-    weakest = data.weakest_nodes_table(rep)
+    weakest = data.weakest_nodes_table(viewer, rep)
     if weakest.empty:
         st.info(t("no_weakest"))
     else:
@@ -95,7 +106,7 @@ else:
                          "gap_to_team": st.column_config.NumberColumn(t("gap_to_team"), format="%+.1f")})
 
     st.subheader(t("weekly_trend"))
-    trend, note = data.rep_trend_table(rep)
+    trend, note = data.rep_trend_table(viewer, rep)
     if trend.empty:
         st.info(t("no_trend"))
     else:
@@ -116,7 +127,7 @@ else:
     if not weakest.empty:
         weakest_node = weakest["node_id"].iloc[0]
         st.subheader(t("exemplars").format(node=node_label(weakest_node)))
-        examples = data.exemplar_table(weakest_node, rep)
+        examples = data.exemplar_table(viewer, weakest_node, rep)
         if examples.empty:
             st.info(t("no_exemplars"))
         else:
@@ -124,9 +135,13 @@ else:
             for example in examples.itertuples():
                 when = "" if pd.isna(example.started_at) else f"{example.started_at:%Y-%m-%d} · "
                 where = " ".join(f"#{index}" for index in example.utterance_indexes)
-                st.page_link("app_pages/conversation.py", icon="🎧", query_params={"id": example.conversation_id},
-                             label=f"{example.rep} · {when}{example.outcome or '—'} · "
-                                   f"{t('total')} {example.total:.0f} · {where}")
+                label = f"{example.rep} · {when}{example.outcome or '—'} · {t('total')} {example.total:.0f} · {where}"
+                if example.openable:
+                    st.page_link("app_pages/conversation.py", icon="🎧", label=label,
+                                 query_params={"id": example.conversation_id})
+                else:  # another team's call: its words (personal data masked), not the call
+                    st.markdown(f"🎧 {label}")
+                st.text(example.quote)
 
 
 # -- won vs lost ----------------------------------------------------------------------------
@@ -161,8 +176,10 @@ def win_rate(rate: float, low: float, high: float) -> str:
     return "—" if pd.isna(rate) else f"{rate:.0%} ({low:.0%}–{high:.0%})"
 
 
+if viewer.role == "rep":
+    st.stop()  # won-vs-lost analysis is for the team, not one rep's handful of deals
 st.header(t("outcome_title"))
-features, summary = data.outcome_table()
+features, summary = data.outcome_table(viewer)
 message = summary.message_zh if language() == "zh" else summary.message_en
 if summary.conclusive:
     st.info(message)

@@ -4,21 +4,11 @@ import streamlit as st
 
 from dashboards import data
 from dashboards.i18n import node_label, t
-from dashboards.ui import page
+from dashboards.ui import conversation_filter, page
 
-page("conversations")
+viewer = page("conversations")
 
-options = data.filter_options()
-columns = st.columns(5)
-reps = columns[0].multiselect(t("rep"), options["rep"])
-teams = columns[1].multiselect(t("team"), options["team"])
-channels = columns[2].multiselect(t("channel"), options["channel"])
-outcomes = columns[3].multiselect(t("outcome"), options["outcome"])
-dates = columns[4].date_input(t("date_range"), value=())
-start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, tuple) else (dates, None)
-
-frame = data.conversations(data.ConversationFilter(
-    reps=tuple(reps), teams=tuple(teams), channels=tuple(channels), outcomes=tuple(outcomes), start=start, end=end))
+frame = data.conversations(viewer, conversation_filter(viewer, "list"))
 frame["missing_required"] = frame["missing_required"].map(lambda ids: "、".join(node_label(i) for i in ids))
 st.caption(f"{len(frame)} {t('conversations_count')} · {t('open_conversation')}")
 selection = st.dataframe(

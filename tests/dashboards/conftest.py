@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pipeline.access import Viewer
 from pipeline.analyze import analyze, fingerprint
 from pipeline.events import RuleTagger
 from pipeline.ingest import TEXT_EXTENSIONS, discover, find_manifest, load_manifest, load_rep_directory, read_source
@@ -66,15 +67,35 @@ def chat_db(tmp_path, make_conversation) -> Callable[..., Path]:
     return build
 
 
+#: The demo accounts of configs/users.yaml, one per role (and a second rep and manager).
+_VIEWERS = {
+    "admin": Viewer("admin", "管理员", "admin"),
+    "manager": Viewer("manager.east", "周经理", "manager", team="华东一组"),
+    "manager_south": Viewer("manager.south", "吴经理", "manager", team="华南二组"),
+    "trainer": Viewer("trainer", "培训师 林老师", "trainer"),
+    "rep": Viewer("wang.lei", "王磊", "rep", team="华东一组", rep="王磊"),
+    "rep_south": Viewer("chen.chen", "陈晨", "rep", team="华南二组", rep="陈晨"),
+}
+
+
+@pytest.fixture
+def viewers() -> dict[str, Viewer]:
+    """Viewers by role as in configs/users.yaml: admin, manager (华东一组), manager_south
+    (华南二组), trainer, rep (王磊, 华东一组), rep_south (陈晨, 华南二组)."""
+    return dict(_VIEWERS)
+
+
 @pytest.fixture
 def open_page(monkeypatch) -> Callable[..., AppTest]:
-    """``open_page("coaching", db, lang="en", id=...)``: the board on ``db`` (``$KEYNODE_DB``), in
-    ``lang``, switched to ``app_pages/<page>.py`` with the given query parameters; it fails the
-    test if the page raised."""
-    def run(page: str, db: Path, lang: str = "zh", **query: str) -> AppTest:
+    """``open_page("coaching", db, lang="en", viewer=VIEWERS["rep"], id=...)``: the board on ``db``
+    (``$KEYNODE_DB``) logged in as ``viewer`` (the admin by default), in ``lang``, switched to
+    ``app_pages/<page>.py`` with the given query parameters; it fails the test if the page raised."""
+    def run(page: str, db: Path, lang: str = "zh", viewer: Viewer = _VIEWERS["admin"], **query: str) -> AppTest:
         monkeypatch.setenv("KEYNODE_DB", str(db))
         monkeypatch.setenv("KEYNODE_SOP", str(ROOT / "configs" / "sop.yaml"))
+        monkeypatch.setenv("KEYNODE_USERS", str(ROOT / "configs" / "users.yaml"))
         app = AppTest.from_file(APP, default_timeout=60)
+        app.session_state["viewer"] = viewer
         app.run()
         if lang != "zh":
             app.selectbox(key="lang").select(lang).run()

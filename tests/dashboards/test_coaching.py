@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 
 from dashboards import data
+from pipeline.access import Viewer
 from pipeline.scoring import analytics
 from pipeline.store import snapshot_path
 
+ADMIN = Viewer("admin", "管理员", "admin")
 TEAMS = {"华东一组": {"张敏", "王磊", "Emily Carter"}, "华南二组": {"陈晨", "刘洋", "David Lin"}}
 INCONCLUSIVE_ZH = ("会话太少，无法得出任何结论：赢单 9 个、丢单 8 个，每类至少需要 10 个。下表仅供参考。"
                    "另有 10 个进行中或没有结果的会话未计入。")
@@ -52,7 +54,7 @@ def test_coaching_page_ranks_each_team_and_warns_that_won_vs_lost_is_inconclusiv
         assert set(board["rep"]) == TEAMS[team]
         assert list(board["rank"]) == [1, 2, 3]
         assert board["value"].is_monotonic_decreasing
-        assert list(board["rep"]) == list(data.leaderboard_table(team)["rep"])
+        assert list(board["rep"]) == list(data.leaderboard_table(ADMIN, team)["rep"])
     assert [warning.value for warning in app.warning] == [message]
     first = app.dataframe[-1].value.iloc[0]
     assert (first["won_count"], first["lost_count"]) == (9, 8)
@@ -65,7 +67,7 @@ def test_leaderboard_ranks_by_the_chosen_metric_and_leaves_reps_with_too_few_cal
     app.selectbox(key="rank_by").select("coverage").run()
     app.number_input(key="min_conversations").set_value(5).run()
     board = _leaderboards(app)["华东一组"]
-    expected = data.leaderboard_table("华东一组", "coverage", 5)
+    expected = data.leaderboard_table(ADMIN, "华东一组", "coverage", 5)
     assert list(board["rep"]) == list(expected["rep"])
     ranked = board[board["rank"].notna()]
     assert set(ranked["rep"]) == {"张敏", "王磊"}  # five conversations each in the team
@@ -84,13 +86,13 @@ def test_one_rep_shows_node_averages_weakest_nodes_trend_and_peer_exemplars(samp
                                          "Price objection", "Next-step agreement"]
     assert set(averages["rep"]) == {"David Lin"}
     weakest = app.dataframe[3].value
-    expected = data.weakest_nodes_table("David Lin")
+    expected = data.weakest_nodes_table(ADMIN, "David Lin")
     assert len(weakest) == len(expected) > 0
     assert list(weakest["gap_to_team"]) == pytest.approx(list(expected["gap_to_team"]))
     assert len(app.get("vega_lite_chart")) == 1  # David Lin's calls fall in three different weeks
     weakest_label = weakest["node_id"].iloc[0]
     assert f"Peer exemplars: {weakest_label}" in [subheader.value for subheader in app.subheader]
-    exemplars = data.exemplar_table(expected["node_id"].iloc[0], "David Lin")
+    exemplars = data.exemplar_table(ADMIN, expected["node_id"].iloc[0], "David Lin")
     links = app.get("page_link")
     assert len(links) == len(exemplars) > 0
     assert [link.proto.query_string for link in links] == [f"id={cid}" for cid in exemplars["conversation_id"]]
@@ -109,7 +111,7 @@ def test_a_conclusive_comparison_is_shown_as_information_with_the_association_co
         sample_db, open_page, monkeypatch):
     # With 5 per class required, the samples' 9 won and 8 lost deals are enough to conclude.
     outcome_table = data.outcome_table
-    monkeypatch.setattr(data, "outcome_table", lambda: outcome_table(min_per_class=5))
+    monkeypatch.setattr(data, "outcome_table", lambda viewer: outcome_table(viewer, min_per_class=5))
     app = open_page("coaching", sample_db, lang="en")
     assert not app.warning
     assert app.info[-1].value.startswith("Compared 9 won and 8 lost conversations. Differences are associations")
@@ -144,23 +146,25 @@ def test_leaderboard_table_is_analytics_leaderboard_on_the_stored_tables(board_d
     conversations, node_scores, conversation_scores = _raw_tables(board_db)
     expected = analytics.leaderboard(conversation_scores, node_scores, conversations, team=team, metric=metric,
                                      min_conversations=data.MIN_RANKED_CONVERSATIONS)
-    board = data.leaderboard_table(team, metric)
+    board = data.leaderboard_table(ADMIN, team, metric)
     pd.testing.assert_frame_equal(board, expected)
     assert len(board) > 0
 
 
 def test_rep_tables_are_the_analytics_of_the_stored_tables(board_db):
     conversations, node_scores, conversation_scores = _raw_tables(board_db)
-    pd.testing.assert_frame_equal(data.rep_node_table(), analytics.rep_node_averages(node_scores, conversations))
-    pd.testing.assert_frame_equal(data.weakest_nodes_table("王磊"),
+    everyone = analytics.rep_node_averages(node_scores, conversations)
+    pd.testing.assert_frame_equal(data.rep_node_table(ADMIN, "王磊"),
+                                  everyone[everyone["rep"].eq("王磊")].reset_index(drop=True))
+    pd.testing.assert_frame_equal(data.weakest_nodes_table(ADMIN, "王磊"),
                                   analytics.weakest_nodes(node_scores, conversations, "王磊"))
-    trend, note = data.rep_trend_table("王磊")
+    trend, note = data.rep_trend_table(ADMIN, "王磊")
     expected, _ = analytics.rep_trends(node_scores, conversations)
     pd.testing.assert_frame_equal(trend, expected[expected["rep"].eq("王磊")].reset_index(drop=True))
     assert note.undated_conversations == 0
-    pd.testing.assert_frame_equal(data.exemplar_table("next_step", "王磊"),
+    pd.testing.assert_frame_equal(data.exemplar_table(ADMIN, "next_step", "王磊")[list(analytics.EXEMPLAR_COLUMNS)],
                                   analytics.exemplars(node_scores, conversations, "next_step", rep="王磊"))
-    table, summary = data.outcome_table()
+    table, summary = data.outcome_table(ADMIN)
     expected_table, expected_summary = analytics.outcome_analysis(conversation_scores, node_scores, conversations)
     pd.testing.assert_frame_equal(table, expected_table)
     assert summary == expected_summary
@@ -171,12 +175,12 @@ def test_conversation_metrics_and_notes_read_the_new_tables(board_db):
     with duckdb.connect(str(snapshot_path(board_db)), read_only=True) as con:
         (wanted,) = con.execute("SELECT conversation_id FROM conversations "
                                 "WHERE source_path LIKE '%wechat_saas_d1001_1_discovery.txt'").fetchone()
-    metrics = data.conversation_metrics(wanted).set_index("name")
+    metrics = data.conversation_metrics(ADMIN, wanted).set_index("name")
     assert len(metrics) == 11
     assert metrics.loc["talk_ratio", "unit"] == "ratio" and metrics.loc["talk_ratio", "applicable"]
     assert not metrics.loc["speaking_pace", "applicable"] and pd.isna(metrics.loc["speaking_pace", "value"])
-    notes = data.conversation_notes(wanted)
+    notes = data.conversation_notes(ADMIN, wanted)
     assert list(notes["note_index"]) == list(range(len(notes)))
     need = notes[notes["line"].eq("客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」")]
     assert list(need["kind"]) == ["need"] and list(need["utterance_indexes"].iloc[0]) == [12]
-    assert data.conversation_notes("no-such-conversation").empty
+    assert data.conversation_notes(ADMIN, "no-such-conversation").empty

@@ -1,94 +1,197 @@
-"""Every board page renders on a real (temporary) database, and shows what is stored there."""
+"""Every board page renders on a real (temporary) database for each role, shows what is stored
+there, and shows nobody what is not theirs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboards.graph import tree_dot
+from pipeline.store import snapshot_path
+from pipeline.store.review import review_path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
-PAGES = ("overview", "conversations", "conversation", "search", "coaching")
-
-
-def _page(page: str, db: Path, monkeypatch, **query) -> AppTest:
-    monkeypatch.setenv("KEYNODE_DB", str(db))
-    monkeypatch.setenv("KEYNODE_SOP", str(ROOT / "configs" / "sop.yaml"))
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.switch_page(f"app_pages/{page}.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_explains_what_to_run_when_there_is_no_data(page, tmp_path, monkeypatch):
-    app = _page(page, tmp_path / "empty.duckdb", monkeypatch)
-    assert "make demo" in app.info[0].value
-
-
-def test_overview_counts_the_stored_rows_and_lists_open_failures(sample_db, monkeypatch):
-    app = _page("overview", sample_db, monkeypatch)
-    metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["会话数"] == "27"
-    assert metrics["未解决的失败"] == "1"
-    coverage, failures = app.dataframe[0].value, app.dataframe[1].value
-    assert list(coverage["节点"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
-    assert list(failures["source_path"]) == ["broken.json"]
-
-
-def test_conversation_list_filters_by_rep(sample_db, monkeypatch):
-    app = _page("conversations", sample_db, monkeypatch)
-    assert len(app.dataframe[0].value) == 27
-    app.multiselect[0].select("David Lin").run()
-    reps = set(app.dataframe[0].value["rep"])
-    assert reps == {"David Lin"}
-
-
-def test_conversation_page_opens_the_conversation_named_in_the_url(sample_db, monkeypatch):
-    import duckdb
-
-    from pipeline.store import snapshot_path
-
-    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
-        wanted, utterance_count = con.execute(
-            "SELECT conversation_id, utterance_count FROM conversations "
-            "WHERE source_path LIKE '%wechat_saas_d1001_1_discovery.txt'").fetchone()
-    app = _page("conversation", sample_db, monkeypatch, id=wanted)
-    assert app.selectbox(key="pick").value == wanted
-    metrics = {metric.label: metric.value for metric in app.metric}
-    assert (metrics["销售"], metrics["客户"], metrics["结果"]) == ("王磊", "李女士", "won")
-    assert len(app.chat_message) == utterance_count
-    assert len(app.get("graphviz_chart")) == 1
-    scores = app.dataframe[1].value
-    assert list(scores["node_id"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
+#: Each role's menu (dashboards/app.py).
+MENUS = {
+    "rep": ("coaching", "conversations", "conversation", "search"),
+    "manager": ("overview", "conversations", "conversation", "search", "objections", "coaching", "disputes"),
+    "trainer": ("search", "objections", "conversations", "conversation", "coaching"),
+    "admin": ("overview", "conversations", "conversation", "search", "objections", "coaching", "disputes",
+              "access_log"),
+}
 
 
 def _sample_conversation(db: Path, file_name: str) -> str:
-    import duckdb
-
-    from pipeline.store import snapshot_path
-
     with duckdb.connect(str(snapshot_path(db)), read_only=True) as con:
         (conversation_id,) = con.execute("SELECT conversation_id FROM conversations WHERE source_path LIKE ?",
                                          [f"%{file_name}"]).fetchone()
     return conversation_id
 
 
+def _review_rows(db: Path, sql: str) -> list[tuple]:
+    if not review_path(db).exists():
+        return []
+    with duckdb.connect(str(review_path(db)), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+WANG_LEI_CHAT = "wechat_saas_d1001_1_discovery.txt"  # rep 王磊 (华东一组), customer 李女士, won
+
+
+# -- every page, every role -------------------------------------------------------------------
+@pytest.mark.parametrize("role", MENUS)
+def test_every_page_of_every_role_renders_on_the_samples(sample_db, open_page, role, viewers):
+    for page in MENUS[role]:
+        app = open_page(page, sample_db, viewer=viewers[role])
+        assert app.title, (role, page)
+
+
+@pytest.mark.parametrize("role", ["rep", "admin"])
+@pytest.mark.parametrize("page", ["overview", "conversations", "conversation", "search", "coaching", "objections"])
+def test_every_page_explains_what_to_run_when_there_is_no_data(page, role, tmp_path, open_page, viewers):
+    if page not in MENUS[role]:
+        pytest.skip(f"{page} is not in the {role}'s menu")
+    app = open_page(page, tmp_path / "empty.duckdb", viewer=viewers[role])
+    assert "make demo" in app.info[0].value
+
+
+def test_a_rep_with_no_conversations_is_told_so_not_asked_to_run_the_pipeline(sample_db, open_page):
+    from pipeline.access import Viewer
+
+    newcomer = Viewer("new.rep", "新人", "rep", team="华东一组", rep="新人")
+    app = open_page("conversations", sample_db, viewer=newcomer)
+    assert app.info[0].value.startswith("还没有您可以查看的会话")
+
+
+def test_the_login_form_lets_a_demo_user_in_and_keeps_a_wrong_password_out(sample_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KEYNODE_DB", str(sample_db))
+    monkeypatch.setenv("KEYNODE_USERS", str(ROOT / "configs" / "users.yaml"))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert app.text_input(key="login_username") and not app.metric  # nothing before logging in
+    app.text_input(key="login_username").input("wang.lei")
+    app.text_input(key="login_password").input("wrong")
+    app.button[0].click().run()  # the form's submit button
+    assert app.error[0].value == "用户名或密码不正确。" and "viewer" not in app.session_state
+    app.text_input(key="login_username").input("wang.lei")
+    app.text_input(key="login_password").input("keynode-demo")
+    app.button[0].click().run()
+    assert not app.exception
+    assert app.session_state["viewer"].rep == "王磊"
+    assert app.title[0].value == "我的主页"  # a rep lands on their own page
+
+
+def test_a_broken_users_file_explains_itself_instead_of_a_traceback(sample_db, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    broken = tmp_path / "users.yaml"
+    broken.write_text("users:\n  - username: a\n    role: boss\n    password_hash: pbkdf2_sha256$1$AA==$AA==\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("KEYNODE_DB", str(sample_db))
+    monkeypatch.setenv("KEYNODE_USERS", str(broken))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    assert str(broken) in app.error[0].value and "boss" in app.error[0].value
+
+
+# -- overview -----------------------------------------------------------------------------------
+def test_overview_counts_the_stored_rows_and_lists_open_failures(sample_db, open_page):
+    app = open_page("overview", sample_db)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["会话数"] == "27"
+    assert metrics["未解决的失败"] == "1"
+    coverage = app.dataframe[0].value
+    assert list(coverage["节点"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
+    assert list(app.dataframe[-1].value["source_path"]) == ["broken.json"]
+    assert len(app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")) >= 1  # the compliance heatmap
+
+
+def test_a_managers_overview_counts_only_the_team(sample_db, open_page, viewers):
+    app = open_page("overview", sample_db, viewer=viewers["manager"])
+    metrics = {metric.label: metric.value for metric in app.metric}
+    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
+        (team_count,) = con.execute("SELECT count(*) FROM conversations WHERE team = '华东一组'").fetchone()
+    assert metrics["会话数"] == str(team_count) and team_count < 27
+
+
+# -- conversation list and page -----------------------------------------------------------------
+def test_conversation_list_filters_by_rep(sample_db, open_page):
+    app = open_page("conversations", sample_db)
+    assert len(app.dataframe[0].value) == 27
+    app.multiselect(key="list_rep").select("David Lin").run()
+    assert set(app.dataframe[0].value["rep"]) == {"David Lin"}
+
+
+@pytest.mark.parametrize(("role", "reps"), [("rep", {"王磊"}), ("manager", {"王磊", "张敏", "Emily Carter"}),
+                                            ("manager_south", {"陈晨", "刘洋", "David Lin"})])
+def test_the_conversation_list_holds_only_what_the_viewer_may_see(sample_db, open_page, role, reps, viewers):
+    app = open_page("conversations", sample_db, viewer=viewers[role])
+    assert set(app.dataframe[0].value["rep"]) == reps
+
+
+def test_conversation_page_opens_the_conversation_named_in_the_url(sample_db, open_page, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
+    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
+        (utterance_count,) = con.execute("SELECT utterance_count FROM conversations WHERE conversation_id = ?",
+                                         [wanted]).fetchone()
+    app = open_page("conversation", sample_db, viewer=viewers["rep"], id=wanted)
+    assert app.selectbox(key="pick").value == wanted
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert (metrics["销售"], metrics["客户"], metrics["结果"]) == ("王磊", "李女士", "won")
+    assert len(app.chat_message) == utterance_count
+    assert len(app.get("graphviz_chart")) == 1
+    # Each key event links to its utterance's anchor in the transcript beside the tree.
+    links = app.markdown[0].value
+    assert "](#u-0)" in links and all(f'<span id="u-{i}">' in "".join(m.value for m in app.markdown)
+                                       for i in range(utterance_count))
+    scores = app.dataframe[0].value
+    assert list(scores["node_id"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
+
+
+@pytest.mark.parametrize("role", ["rep_south", "manager_south"])
+def test_nobody_opens_another_teams_conversation_by_url(sample_db, open_page, role, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)  # 华东一组's
+    app = open_page("conversation", sample_db, viewer=viewers[role], id=wanted)
+    assert [warning.value for warning in app.warning] == ["找不到这个会话。"]
+    assert not app.chat_message and not app.metric
+    assert not _review_rows(sample_db, f"SELECT * FROM access_log WHERE conversation_id = '{wanted}' "
+                                       f"AND username = '{viewers[role].username}'")
+
+
+def test_a_trainer_sees_the_conversation_with_the_customer_masked_and_no_recording(sample_db, open_page, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
+    app = open_page("conversation", sample_db, viewer=viewers["trainer"], id=wanted)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["客户"] == "[客户]" and metrics["销售"] == "王磊"
+    shown = " ".join([m.value for m in app.markdown] + [t.value for t in app.text] + [c.value for c in app.caption])
+    assert "李女士" not in shown and "李姐" not in shown
+    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
+        (audio,) = con.execute("SELECT conversation_id FROM conversations WHERE source_format = 'audio'").fetchone()
+    assert not open_page("conversation", sample_db, viewer=viewers["trainer"], id=audio).get("audio")
+
+
+def test_opening_a_conversation_is_written_to_the_access_log(sample_db, open_page, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
+    open_page("conversation", sample_db, viewer=viewers["manager"], id=wanted)
+    rows = _review_rows(sample_db, "SELECT username, role, conversation_id, page FROM access_log")
+    assert ("manager.east", "manager", wanted, "conversation") in rows
+    log = open_page("access_log", sample_db).dataframe[0].value
+    assert wanted in set(log["conversation_id"])
+
+
 def test_conversation_page_lists_the_auto_notes_with_their_utterances(sample_db, open_page):
-    wanted = _sample_conversation(sample_db, "wechat_saas_d1001_1_discovery.txt")
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
     app = open_page("conversation", sample_db, id=wanted)
     notes_tab = next(tab for tab in app.tabs if tab.label == "会话笔记")
     lines = [text.value for text in notes_tab.text]
     assert "客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」" in lines
     assert len(lines) == 7  # 3 needs, 2 approvals, 2 next steps (a proposal and its confirmations are one)
-    where = [caption.value for caption in notes_tab.caption]
-    assert where[lines.index("客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」")] == "#12"
+    where = [markdown.value for markdown in notes_tab.markdown]
+    assert where[lines.index("客户需求：「预算还没细算，最后肯定要赵总点头，我先筛一轮」")] == "[#12](#u-12)"
 
 
 @pytest.mark.parametrize(("lang", "tab", "talk_ratio", "pace", "not_applicable"), [
@@ -96,7 +199,7 @@ def test_conversation_page_lists_the_auto_notes_with_their_utterances(sample_db,
     ("en", "Conversation metrics", "Rep talk ratio", "Speaking pace", "not applicable")])
 def test_conversation_page_shows_the_conversation_metrics(sample_db, open_page, lang, tab, talk_ratio, pace,
                                                           not_applicable):
-    wanted = _sample_conversation(sample_db, "wechat_saas_d1001_1_discovery.txt")
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
     app = open_page("conversation", sample_db, lang=lang, id=wanted)
     metrics_tab = next(element for element in app.tabs if element.label == tab)
     table = metrics_tab.dataframe[0].value.set_index("metric")
@@ -109,10 +212,6 @@ def test_conversation_page_shows_the_conversation_metrics(sample_db, open_page, 
 
 
 def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snapshot(open_page, chat_db):
-    import duckdb
-
-    from pipeline.store import snapshot_path
-
     db = chat_db([("rep", "您好，我是云启科技的王磊"), ("customer", "你好")])
     with duckdb.connect(str(snapshot_path(db))) as con:  # as published before migration 005
         con.execute("DROP TABLE conversation_metrics")
@@ -123,24 +222,87 @@ def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snap
     assert any(info.startswith("这个会话还没有指标") for info in infos)
 
 
-def test_search_finds_chinese_substrings_and_filters_by_event(sample_db, monkeypatch):
-    app = _page("search", sample_db, monkeypatch)
+def test_a_call_recording_plays_from_a_key_event(sample_db, open_page):
+    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
+        (wanted,) = con.execute("SELECT conversation_id FROM conversations WHERE source_format = 'audio'").fetchone()
+    app = open_page("conversation", sample_db, id=wanted)
+    audio = app.get("audio")
+    assert len(audio) == 1
+    assert audio[0].proto.start_time == 0
+    names = [message.name for message in app.chat_message]
+    assert names == ["user", "assistant"]  # the customer's turn starts first, then the rep's
+
+
+# -- corrections and disputes --------------------------------------------------------------------
+def test_a_manager_corrects_a_label_and_it_is_stored_for_training(sample_db, open_page, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
+    app = open_page("conversation", sample_db, viewer=viewers["manager"], id=wanted)
+    app.selectbox(key="correct_utterance").select(3)
+    app.selectbox(key="correct_node").select("price_objection")
+    app.radio(key="correct_action").set_value("add")
+    app.text_input(key="correct_note").input("indirect objection")
+    next(button for button in app.button if button.label == "保存纠正").click().run()
+    assert not app.exception
+    assert "已保存。" in [success.value for success in app.success]
+    rows = _review_rows(sample_db, "SELECT conversation_id, utterance_index, node_id, action, author, note "
+                                   "FROM corrections")
+    assert (wanted, 3, "price_objection", "add", "manager.east", "indirect objection") in rows
+    corrections_tab = next(tab for tab in app.tabs if tab.label == "标签纠正")
+    assert "manager.east" in set(corrections_tab.dataframe[0].value["author"])
+
+
+def test_a_rep_cannot_correct_labels_but_can_dispute_a_score_the_manager_resolves(sample_db, open_page, viewers):
+    wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
+    app = open_page("conversation", sample_db, viewer=viewers["rep"], id=wanted)
+    assert not [b for b in app.button if b.label == "保存纠正"]
+    app.text_area(key="dispute_comment_opening").input("开场白我说了公司和来意，应该算完成")
+    next(b for b in app.button if b.label == "提交申诉" and "opening" in b.id).click().run()
+    assert "申诉已提交，经理会看到。" in [success.value for success in app.success]
+    (dispute_id, status), = _review_rows(sample_db, "SELECT dispute_id, status FROM disputes "
+                                                    "WHERE author = 'wang.lei' AND node_id = 'opening'")
+    assert status == "open"
+
+    assert not open_page("disputes", sample_db, viewer=viewers["manager_south"]).text  # not that team's
+    page = open_page("disputes", sample_db, viewer=viewers["manager"])
+    assert "开场白我说了公司和来意，应该算完成" in [text.value for text in page.text]
+    page.text_input(key=f"resolution_{dispute_id}").input("同意，已复核")
+    next(b for b in page.button if b.label == "接受").click().run()
+    assert _review_rows(sample_db, f"SELECT status, resolved_by, resolution FROM disputes "
+                                   f"WHERE dispute_id = '{dispute_id}'") == [("accepted", "manager.east", "同意，已复核")]
+
+
+# -- search and the objection library ------------------------------------------------------------
+def test_search_finds_chinese_substrings_in_context_and_filters_by_event(sample_db, open_page):
+    app = open_page("search", sample_db)
     app.text_input(key="search_text").input("太贵").run()
-    hits = app.dataframe[0].value
-    assert len(hits) > 0 and all("太贵" in text for text in hits["text"])
+    hits = [m.value for m in app.markdown if m.value.startswith("**▶")]
+    assert hits and all("太贵" in hit for hit in hits)
+    assert len(app.text) >= len(hits)  # the turns around each hit
     app.text_input(key="search_text").input("").run()
     app.multiselect(key="search_nodes").select("price_objection").run()
-    hits = app.dataframe[0].value
-    assert len(hits) > 0 and all("价格异议" in nodes for nodes in hits["nodes"])
+    assert any(":orange-badge[" in m.value and "价格异议" in m.value for m in app.markdown)
 
 
-def test_english_interface(sample_db, monkeypatch):
-    app = _page("overview", sample_db, monkeypatch)
-    app.selectbox(key="lang").select("en").run()
-    assert app.title[0].value == "Keynode conversation insights"
+def test_a_reps_search_only_finds_their_own_conversations(sample_db, open_page, viewers):
+    app = open_page("search", sample_db, viewer=viewers["rep"])
+    app.multiselect(key="search_nodes").select("opening").run()
+    headers = [m.value for m in app.markdown if m.value.startswith("**") and "→" in m.value]
+    assert headers and all(header.startswith("**王磊**") for header in headers)
+
+
+def test_the_objection_library_groups_objections_with_their_best_answers(sample_db, open_page, viewers):
+    app = open_page("objections", sample_db, viewer=viewers["trainer"])
+    assert app.expander and any("价格" in e.label or "预算" in e.label or "竞品" in e.label for e in app.expander)
+    assert not app.exception
+
+
+def test_english_interface(sample_db, open_page):
+    app = open_page("overview", sample_db, lang="en")
+    assert app.title[0].value == "Overview"
     assert list(app.dataframe[0].value["Node"])[0] == "Opening"
 
 
+# -- pieces ------------------------------------------------------------------------------------
 def test_tree_dot_nests_answers_and_marks_missed_nodes():
     import pandas as pd
 
@@ -154,21 +316,6 @@ def test_tree_dot_nests_answers_and_marks_missed_nodes():
     assert 'n0 [label="price_objection #3\\n太贵了 \\"真的\\""' in dot
     assert "n0 -> n1 [style=dashed];" in dot
     assert 'missing0 [label="next_step ✗"' in dot and "n1 -> missing0" not in dot and "n0 -> missing0" in dot
-
-
-def test_a_call_recording_plays_from_a_key_event(sample_db, monkeypatch):
-    import duckdb
-
-    from pipeline.store import snapshot_path
-
-    with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
-        (wanted,) = con.execute("SELECT conversation_id FROM conversations WHERE source_format = 'audio'").fetchone()
-    app = _page("conversation", sample_db, monkeypatch, id=wanted)
-    audio = app.get("audio")
-    assert len(audio) == 1
-    assert audio[0].proto.start_time == 0
-    names = [message.name for message in app.chat_message]
-    assert names == ["user", "assistant"]  # the customer's turn starts first, then the rep's
 
 
 def test_amr_recordings_are_converted_for_the_browser(tmp_path):

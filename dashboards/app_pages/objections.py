@@ -1,0 +1,36 @@
+"""The objection library: the objections in the viewer's conversations grouped by theme, each
+with its most typical wording and the answers that worked best (pipeline/scoring/objections.py)."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+from dashboards.i18n import reaction_label, t
+from dashboards.ui import page
+from pipeline.scoring.objections import library
+
+viewer = page("objection_library")
+
+themes = library(data.objection_answers(viewer))
+if themes.empty:
+    st.info(t("no_objections"))
+    st.stop()
+st.caption(t("objection_library_help"))
+for theme in themes.itertuples():
+    accepted = "—" if pd.isna(theme.accepted_share) else f"{theme.accepted_share:.0%}"
+    with st.expander(f"{t('theme_' + theme.theme)} · {theme.objections} {t('objections_count')} · "
+                     f"{t('accepted_share')} {accepted}", expanded=theme.Index == 0):
+        st.markdown(f"**{t('typical_wording')}**")
+        st.text(theme.example)
+        st.markdown(f"**{t('best_answers')}**")
+        if not theme.best_answers:
+            st.caption(t("no_answers"))
+        for answer in theme.best_answers:
+            score = "" if answer["node_total"] is None else f" · {t('total')} {answer['node_total']:.0f}"
+            st.text(f"{answer['answer']}")
+            st.caption(f"{answer['rep'] or '—'} · {reaction_label(answer['outcome'])}{score}")
+            st.page_link("app_pages/conversation.py", label=t("open_in_conversation"), icon="💬",
+                         query_params={"id": answer["conversation_id"]})
+        with st.popover(t("all_wordings").format(n=len(theme.members))):
+            for quote in theme.members:
+                st.text(quote)
