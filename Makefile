@@ -42,7 +42,7 @@ install-test: $(VENV)/.installed-test $(CHROMIUM)
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian's chromium (and a CJK font for its screenshots) for the browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null; \
 	else \
 		echo "The browser test needs Chromium: run 'sudo apt-get install chromium', or set CHROMIUM=/path/to/it."; \
 		exit 1; \

@@ -31,6 +31,7 @@ PAGES = {
     "coaching": ("app_pages/coaching.py", "🏆"),
     "conversations": ("app_pages/conversations.py", "🗂️"),
     "conversation": ("app_pages/conversation.py", "💬"),
+    "deal_path": ("app_pages/deal.py", "🛤️"),
     "search": ("app_pages/search.py", "🔎"),
     "objection_library": ("app_pages/objections.py", "🧱"),
     "disputes": ("app_pages/disputes.py", "⚖️"),
@@ -38,11 +39,12 @@ PAGES = {
 }
 #: Each role's menu, its first page the landing page.
 MENUS = {
-    "rep": ("my_page", "conversations", "conversation", "search"),
-    "manager": ("overview", "conversations", "conversation", "search", "objection_library", "coaching", "disputes"),
-    "trainer": ("search", "objection_library", "conversations", "conversation", "coaching"),
-    "admin": ("overview", "conversations", "conversation", "search", "objection_library", "coaching", "disputes",
-              "access_log"),
+    "rep": ("my_page", "conversations", "conversation", "deal_path", "search"),
+    "manager": ("overview", "conversations", "conversation", "deal_path", "search", "objection_library", "coaching",
+                "disputes"),
+    "trainer": ("search", "objection_library", "conversations", "conversation", "deal_path", "coaching"),
+    "admin": ("overview", "conversations", "conversation", "deal_path", "search", "objection_library", "coaching",
+              "disputes", "access_log"),
 }
 
 

@@ -406,6 +406,36 @@ def conversation_notes(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     return _redact(viewer, frame, text_columns=("quote", "answer", "line"))
 
 
+# -- deals (业务路径) ------------------------------------------------------------------------
+def deals(viewer: Viewer) -> pd.DataFrame:
+    """The viewer's deals: conversations, first and last contact, the latest stage and outcome,
+    the reps involved. Newest activity first."""
+    condition, params = _scope(viewer)
+    return _query(f"""SELECT c.deal_id, count(*) AS conversations, min(c.started_at) AS first_contact,
+                             max(c.started_at) AS last_contact,
+                             arg_max(c.stage, coalesce(c.started_at, TIMESTAMP '1970-01-01')) AS stage,
+                             arg_max(c.outcome, coalesce(c.started_at, TIMESTAMP '1970-01-01')) AS outcome,
+                             list(DISTINCT c.rep ORDER BY c.rep) FILTER (WHERE c.rep IS NOT NULL) AS reps,
+                             list(DISTINCT c.customer ORDER BY c.customer)
+                                 FILTER (WHERE c.customer IS NOT NULL) AS customers
+                      FROM conversations c WHERE c.deal_id IS NOT NULL AND {condition}
+                      GROUP BY c.deal_id ORDER BY last_contact DESC NULLS LAST, c.deal_id""", params)
+
+
+def deal_path(viewer: Viewer, deal_id: str) -> pd.DataFrame:
+    """One deal's conversations in time order (the 业务路径): when, channel, stage, rep, outcome,
+    call score and coverage, and the SOP nodes each covered and missed."""
+    condition, params = _scope(viewer)
+    frame = _query(f"""SELECT c.conversation_id, c.started_at, c.channel, c.stage, c.rep, c.customer, c.outcome,
+                              s.total AS score, s.coverage, s.missing_required,
+                              coalesce(list(n.node_id) FILTER (WHERE n.status = 'present'), []::VARCHAR[]) AS covered
+                       FROM conversations c LEFT JOIN conversation_scores s USING (conversation_id)
+                       LEFT JOIN node_scores n ON n.conversation_id = c.conversation_id
+                       WHERE c.deal_id = ? AND {condition}
+                       GROUP BY ALL ORDER BY c.started_at NULLS LAST, c.conversation_id""", [deal_id, *params])
+    return _redact(viewer, frame, customer_columns=("customer",))
+
+
 # -- search -------------------------------------------------------------------------------
 #: Utterances shown before and after each search hit.
 CONTEXT_TURNS = 2

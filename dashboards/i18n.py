@@ -192,6 +192,16 @@ _STRINGS: dict[str, dict[str, str]] = {
     "page_failed": {"zh": "这个页面出错了，已记录在看板日志中。请刷新重试；如果一直出错，请把日志发给管理员。",
                     "en": "This page failed; the board's log has the details. Refresh to retry, and if it keeps "
                           "failing, send the log to your admin."},
+    # deal path (业务路径)
+    "deal_path": {"zh": "业务路径", "en": "Deal path"},
+    "no_deals": {"zh": "还没有带商机编号的会话（在 manifest.csv 的 deal 列填写）。",
+                 "en": "No conversation names its deal yet (fill the deal column of manifest.csv)."},
+    "stage_reached": {"zh": "到达阶段", "en": "Stage reached"},
+    "reps": {"zh": "销售", "en": "Reps"},
+    "nodes_per_conversation": {"zh": "每次沟通覆盖的 SOP 节点", "en": "SOP nodes covered in each conversation"},
+    "deal_timeline": {"zh": "沟通时间线", "en": "Timeline"},
+    "jump_to_event": {"zh": "跳转到关键事件（通话从该处播放）", "en": "Jump to a key event (calls play from there)"},
+    "export_csv": {"zh": "导出 CSV", "en": "Export CSV"},
     # pages by role
     "my_page": {"zh": "我的主页", "en": "My page"},
     "my_conversations": {"zh": "我的会话", "en": "My conversations"},

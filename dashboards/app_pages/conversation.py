@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboards import actions, data
 from dashboards.graph import tree_dot
@@ -66,6 +67,7 @@ def clock(seconds: float) -> str:
 
 
 tree_column, transcript_column = st.columns([2, 3])
+tagged = transcript[transcript["nodes"].map(len) > 0]
 
 with tree_column:
     st.subheader(t("tree"))
@@ -74,21 +76,19 @@ with tree_column:
         st.info(t("no_events"))
     else:
         st.graphviz_chart(tree_dot(tree, texts, node_label, missing), width="stretch")
-    tagged = transcript[transcript["nodes"].map(len) > 0]
-    # Plain anchor links: the browser scrolls the transcript beside to the utterance.
-    st.markdown("  \n".join(
-        f"[{'、'.join(node_label(n) for n in row.nodes)} · #{row.utterance_index}](#u-{row.utterance_index})"
-        for row in tagged.itertuples()))
+    events = {f"#{row.utterance_index} " + "、".join(node_label(n) for n in row.nodes): row.utterance_index
+              for row in tagged.itertuples()}
+    picked = st.pills(t("jump_to_event"), list(events), key=f"jump_{chosen}")
+focus = events.get(picked)
 
 with transcript_column:
     st.subheader(t("transcript"))
     audio = data.recording(viewer, chosen)
     if audio is not None:
-        starts = {f"#{r.utterance_index} {clock(r.start_s)} " + "、".join(node_label(n) for n in r.nodes): r.start_s
-                  for r in tagged.itertuples() if not pd.isna(r.start_s)}
-        jump = st.selectbox(t("play_from"), [t("play_start"), *starts], key="play_from")
+        start_s = transcript.set_index("utterance_index")["start_s"].get(focus) if focus is not None else None
         source, mime = data.playable_audio(str(audio))
-        st.audio(source, format=mime, start_time=int(starts.get(jump, 0)))
+        st.audio(source, format=mime, start_time=0 if start_s is None or pd.isna(start_s) else int(start_s),
+                 autoplay=focus is not None)
     with st.container(height=640, key="transcript"):
         for row in transcript.itertuples():
             avatar = {"rep": "🧑‍💼", "customer": "🙂"}.get(row.speaker_role, "⚙️")
@@ -97,10 +97,16 @@ with transcript_column:
                 badges = " ".join(f":orange-badge[{node_label(node_id)}]" for node_id in row.nodes)
                 unsure = ("" if pd.isna(row.role_confidence) else
                           f" :gray-badge[{t('role_confidence')} {row.role_confidence:.0%}]")
-                # The anchor the event links jump to; names are escaped since HTML is allowed here.
+                here = " :blue-badge[▶]" if row.utterance_index == focus else ""
+                # The anchor links (notes) and the event picker jump to; names are escaped since
+                # HTML is allowed in this line.
                 st.markdown(f'<span id="u-{row.utterance_index}"></span>**{html.escape(row.speaker_name)}** · '
-                            f"#{row.utterance_index}{when} {badges}{unsure}", unsafe_allow_html=True)
+                            f"#{row.utterance_index}{when} {badges}{unsure}{here}", unsafe_allow_html=True)
                 st.text(row.text)
+    if focus is not None:
+        # Streamlit cannot scroll; a zero-height component scrolls its parent page's transcript.
+        components.html(f"""<script>const target = window.parent.document.getElementById("u-{int(focus)}");
+                            if (target) target.scrollIntoView({{block: "center"}});</script>""", height=0)
 
 scores_tab, notes_tab, metrics_tab, evidence_tab, corrections_tab = st.tabs(
     [t("node_scores"), t("notes"), t("metrics"), t("evidence"), t("corrections")])

@@ -25,6 +25,9 @@ if hits.empty:
     st.info(t("no_results"))
     st.stop()
 st.caption(f"{len(hits)} {t('results')}" + (f" · {t('showing_first')} {SHOWN}" if len(hits) > SHOWN else ""))
+st.download_button(t("export_csv"), hits.drop(columns=["nodes"]).assign(
+    nodes=hits["nodes"].map(lambda ids: " ".join(ids))).to_csv(index=False).encode("utf-8-sig"),
+    file_name="keynode-search.csv", mime="text/csv", key="export")
 context = data.search_context(viewer, hits.head(SHOWN))
 for hit in hits.head(SHOWN).itertuples():
     with st.container(border=True):

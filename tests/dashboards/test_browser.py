@@ -139,14 +139,17 @@ def test_a_manager_logs_in_opens_a_call_jumps_from_the_event_tree_and_searches(b
     _wait_until_idle(page)
     _shot(page, "manager_conversation")
 
-    # An event link scrolls the transcript beside the tree to its utterance.
-    last_event = page.locator("a[href^='#u-']", has_text="·").last  # the tree's event links
-    target = last_event.get_attribute("href")
+    # Picking the last key event beside the tree scrolls the transcript to its utterance.
+    last_event = page.locator("[data-testid='stButtonGroup'] button").last
+    label = last_event.inner_text()
+    assert label.startswith("#"), label
+    target = "u-" + label.split()[0].lstrip("#")
     last_event.click()
     page.wait_for_function("(id) => { const e = document.getElementById(id); const box = e.closest("
                            "'.st-key-transcript').getBoundingClientRect(); const r = e.getBoundingClientRect();"
-                           " return r.top >= box.top - 2 && r.bottom <= box.bottom + 2; }", arg=target[1:])
-    assert page.url.endswith(target)
+                           " return r.top >= box.top - 2 && r.bottom <= box.bottom + 2; }", arg=target)
+    _wait_until_idle(page)
+    _shot(page, "manager_conversation_event")
 
     _visit(page, f"{board}/search", "manager.east")
     box = page.get_by_label("搜索话术（支持中文子串）")

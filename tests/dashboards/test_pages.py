@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
 #: Each role's menu (dashboards/app.py).
 MENUS = {
-    "rep": ("coaching", "conversations", "conversation", "search"),
-    "manager": ("overview", "conversations", "conversation", "search", "objections", "coaching", "disputes"),
-    "trainer": ("search", "objections", "conversations", "conversation", "coaching"),
-    "admin": ("overview", "conversations", "conversation", "search", "objections", "coaching", "disputes",
+    "rep": ("coaching", "conversations", "conversation", "deal", "search"),
+    "manager": ("overview", "conversations", "conversation", "deal", "search", "objections", "coaching", "disputes"),
+    "trainer": ("search", "objections", "conversations", "conversation", "deal", "coaching"),
+    "admin": ("overview", "conversations", "conversation", "deal", "search", "objections", "coaching", "disputes",
               "access_log"),
 }
 
@@ -144,10 +144,14 @@ def test_conversation_page_opens_the_conversation_named_in_the_url(sample_db, op
     assert (metrics["销售"], metrics["客户"], metrics["结果"]) == ("王磊", "李女士", "won")
     assert len(app.chat_message) == utterance_count
     assert len(app.get("graphviz_chart")) == 1
-    # Each key event links to its utterance's anchor in the transcript beside the tree.
-    links = app.markdown[0].value
-    assert "](#u-0)" in links and all(f'<span id="u-{i}">' in "".join(m.value for m in app.markdown)
-                                       for i in range(utterance_count))
+    # Each key event can be picked beside the tree; the transcript marks it and scrolls there.
+    picker = app.pills(key=f"jump_{wanted}")
+    assert picker.options[0].startswith("#0 ") and all(f'<span id="u-{i}">' in "".join(m.value for m in app.markdown)
+                                                       for i in range(utterance_count))
+    picker.set_value(picker.options[-1]).run()
+    focused = [m.value for m in app.markdown if ":blue-badge[▶]" in m.value]
+    assert len(focused) == 1 and f"#{picker.options[-1].split()[0][1:]} " in focused[0]
+    assert "scrollIntoView" in app.get("iframe")[0].proto.srcdoc
     scores = app.dataframe[0].value
     assert list(scores["node_id"]) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
 
@@ -233,6 +237,32 @@ def test_a_call_recording_plays_from_a_key_event(sample_db, open_page):
     assert names == ["user", "assistant"]  # the customer's turn starts first, then the rep's
 
 
+def test_picking_a_key_event_of_a_call_plays_it_from_that_second(open_page, tmp_path):
+    from dataclasses import replace
+
+    from pipeline.analyze import analyze, fingerprint
+    from pipeline.events import RuleTagger
+    from pipeline.models import Conversation, ConversationMeta, Utterance
+    from pipeline.sop import load_sop
+    from pipeline.store import Store
+
+    turns = [("rep", "您好，我是云启科技的王磊，现在方便吗？", 0.0), ("customer", "方便，你说", 4.2),
+             ("rep", "我们的系统可以自动汇总销售日报", 7.5), ("customer", "一年多少钱？有点贵吧", 41.6)]
+    call = Conversation("call-1", str(ROOT / "tests" / "data" / "audio" / "en_stereo_2spk.wav"), None, "audio",
+                        ConversationMeta(language="zh", rep="王磊", team="华东一组"),
+                        tuple(replace(Utterance(i, role, "王磊" if role == "rep" else "客户", text), start_s=start,
+                                      end_s=start + 3) for i, (role, text, start) in enumerate(turns)))
+    sop, tagger, db = load_sop(ROOT / "configs" / "sop.yaml"), RuleTagger(), tmp_path / "keynode.duckdb"
+    with Store(db) as store:
+        store.write_analysis(analyze(call, sop, tagger), "test", fingerprint(call, sop, tagger))
+    app = open_page("conversation", db, id="call-1")
+    picker = app.pills(key="jump_call-1")
+    objection = next(option for option in picker.options if option.startswith("#3 "))
+    picker.set_value(objection).run()
+    audio = app.get("audio")[0].proto
+    assert (audio.start_time, audio.autoplay) == (41, True)  # plays from that second
+
+
 # -- corrections and disputes --------------------------------------------------------------------
 def test_a_manager_corrects_a_label_and_it_is_stored_for_training(sample_db, open_page, viewers):
     wanted = _sample_conversation(sample_db, WANG_LEI_CHAT)
@@ -288,6 +318,30 @@ def test_a_reps_search_only_finds_their_own_conversations(sample_db, open_page, 
     app.multiselect(key="search_nodes").select("opening").run()
     headers = [m.value for m in app.markdown if m.value.startswith("**") and "→" in m.value]
     assert headers and all(header.startswith("**王磊**") for header in headers)
+
+
+def test_the_search_exports_its_hits_as_csv(sample_db, open_page):
+    app = open_page("search", sample_db)
+    app.text_input(key="search_text").input("太贵").run()
+    export = app.get("download_button")
+    assert len(export) == 1
+
+
+def test_the_deal_path_lists_a_deals_conversations_in_order_with_their_nodes(sample_db, open_page):
+    app = open_page("deal", sample_db, deal="D-1001")
+    assert app.selectbox(key="deal_pick").value == "D-1001"
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert (metrics["会话数"], metrics["到达阶段"], metrics["结果"]) == ("3", "closed", "won")
+    matrix = app.dataframe[0].value
+    assert list(matrix.columns) == [c for c in matrix.columns if c[0] in "123"] and len(matrix.columns) == 3
+    assert [c.split()[-1] for c in matrix.columns] == ["discovery", "demo", "closed"]
+    assert list(matrix.index) == ["开场白", "客户需求", "产品介绍", "客户认可", "价格异议", "下一步约定"]
+
+
+def test_a_rep_only_sees_deals_they_worked_on(sample_db, open_page, viewers):
+    app = open_page("deal", sample_db, viewer=viewers["rep_south"], deal="D-1001")  # 王磊's deal
+    assert app.selectbox(key="deal_pick").value != "D-1001"
+    assert "D-1001" not in app.selectbox(key="deal_pick").options
 
 
 def test_the_objection_library_groups_objections_with_their_best_answers(sample_db, open_page, viewers):
