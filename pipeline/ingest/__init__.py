@@ -13,6 +13,8 @@ A conversation in which no participant is a rep is an error: roles are never gue
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,14 +64,25 @@ def discover(paths: list[str | Path]) -> list[Path]:
     """Every conversation file under the given files/folders, sorted, manifests and docs left out."""
     found: set[Path] = set()
     for path in map(Path, paths):
-        candidates = path.rglob("*") if path.is_dir() else [path]
-        for candidate in candidates:
-            if candidate.is_dir() or any(part.startswith(".") for part in candidate.parts[len(path.parts):]):
-                continue
+        for candidate in _files_under(path) if path.is_dir() else [path]:
             if candidate.name.lower() in _IGNORED_NAMES or candidate.suffix.lower() in _IGNORED_SUFFIXES:
                 continue
             found.add(candidate)
     return sorted(found)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The files under a folder, hidden files and folders left out. Linked folders are followed,
+    each real folder once, so a link loop ends; a broken link is listed (and fails when read)."""
+    seen: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # reached again through a link
+            folders.clear()
+            continue
+        seen.add(real)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        yield from (Path(root, name) for name in files if not name.startswith("."))
 
 
 def read_source(path: str | Path, manifest: Manifest | None = None,

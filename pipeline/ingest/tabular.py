@@ -68,17 +68,44 @@ def _collect(key: str | None, rows: list[tuple[str, dict]], path: str,
     return RawConversation(key=key, messages=tuple(messages), metadata=metadata or {})
 
 
-def parse_csv(text: str, path: str) -> list[ParsedItem]:
-    """Parse a CSV export; rows are grouped into conversations by ``conversation_key``."""
+_ALIASES: dict[str, str] = {alias: field for field, names in CSV_COLUMNS.items() for alias in names}
+# Separators Excel and other tools write instead of commas (European locales, "Unicode text").
+_OTHER_SEPARATORS: dict[str, str] = {";": "semicolons", "\t": "tabs", "|": "'|'"}
+
+
+def _other_separator(header: list[str]) -> str | None:
+    """What separates the columns, when a one-cell header is known column names joined by another
+    separator than a comma (``speaker;role;text``)."""
+    for separator, name in _OTHER_SEPARATORS.items():
+        cells = header[0].split(separator) if len(header) == 1 else []
+        if len(cells) > 1 and any(cell.strip().lower() in _ALIASES for cell in cells):
+            return name
+    return None
+
+
+def _records(text: str, path: str) -> list[list[str]]:
+    """Every CSV record, or an error naming the line the csv module stopped at."""
     reader = csv.reader(io.StringIO(text))
     try:
-        header = next(reader)
-    except StopIteration:
+        return list(reader)
+    except csv.Error as exc:  # an unclosed quote that swallowed the rest of the file, mostly
+        raise IngestError(path, "parse", f"line {reader.line_num} cannot be read as CSV ({exc})",
+                          "close the quote ('\"') that opens a cell near that line; a message longer than "
+                          f"{csv.field_size_limit():,} characters must be split") from exc
+
+
+def parse_csv(text: str, path: str) -> list[ParsedItem]:
+    """Parse a CSV export; rows are grouped into conversations by ``conversation_key``."""
+    records = _records(text, path)
+    if not records:
         raise IngestError(path, "parse", "the CSV file has no header row", "add a header row, see docs/formats.md")
-    aliases = {alias: field for field, names in CSV_COLUMNS.items() for alias in names}
+    header, body = records[0], records[1:]
+    if separator := _other_separator(header):
+        raise IngestError(path, "parse", f"the columns are separated by {separator}, not commas",
+                          "save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')")
     columns: list[str] = []
     for name in header:
-        field = aliases.get(name.strip().lower())
+        field = _ALIASES.get(name.strip().lower())
         if field is None:
             raise IngestError(path, "parse", f"unknown column {name.strip()!r}",
                               "rename it to one of: " + ", ".join(CSV_COLUMNS) + " (see docs/formats.md)")
@@ -91,7 +118,7 @@ def parse_csv(text: str, path: str) -> list[ParsedItem]:
                               f"add a column named {needed!r}")
 
     groups: dict[str | None, list[tuple[str, dict]]] = {}
-    for row_number, row in enumerate(reader, start=2):
+    for row_number, row in enumerate(body, start=2):
         if not any(cell.strip() for cell in row):
             continue
         fields = dict(zip(columns, row))
@@ -100,6 +127,9 @@ def parse_csv(text: str, path: str) -> list[ParsedItem]:
             groups.setdefault(key, []).append((f"row {row_number}", {"__error__": len(row)}))
             continue
         groups.setdefault(fields.get("conversation_key") or None, []).append((f"row {row_number}", fields))
+    if not groups:
+        raise IngestError(path, "parse", "the CSV file has a header row but no message rows",
+                          "export the conversation again with its messages")
 
     items: list[ParsedItem] = []
     for key, rows in groups.items():
@@ -149,8 +179,29 @@ def parse_json(text: str, path: str) -> list[ParsedItem]:
     except json.JSONDecodeError as exc:
         raise IngestError(path, "parse", f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
                           "fix the JSON syntax (a validator such as `python -m json.tool` shows where)") from exc
+    except RecursionError as exc:
+        raise IngestError(path, "parse", "the JSON is nested too deeply to be conversations", _SHAPE_FIX) from exc
     objects = document if isinstance(document, list) else [document]
+    if not any(isinstance(obj, dict) for obj in objects):
+        # Nothing here is a conversation: one error for the file, not one per number of a list.
+        raise IngestError(path, "parse", f"the file holds {_describe(document)}, not conversation objects",
+                          _SHAPE_FIX)
     return [_from_object(obj, path, f"conversation {number}") for number, obj in enumerate(objects, start=1)]
+
+
+_SHAPE_FIX = "write each conversation as an object with a 'messages' list (see docs/formats.md)"
+_JSON_KINDS: dict[type, str] = {dict: "object", list: "list", str: "string", int: "number", float: "number",
+                                bool: "true/false value", type(None): "null"}
+
+
+def _describe(document: Any) -> str:
+    """``a number``, ``an empty list``, ``a list of numbers and strings``: what a JSON document is."""
+    if not isinstance(document, list):
+        kind = _JSON_KINDS[type(document)]
+        return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    if not document:
+        return "an empty list"
+    return "a list of " + " and ".join(sorted({f"{_JSON_KINDS[type(item)]}s" for item in document}))
 
 
 def parse_jsonl(text: str, path: str) -> list[ParsedItem]:
@@ -164,6 +215,10 @@ def parse_jsonl(text: str, path: str) -> list[ParsedItem]:
         except json.JSONDecodeError as exc:
             items.append(IngestError(path, "parse", f"line {line_number} is not valid JSON ({exc.msg})",
                                      "write one complete JSON object per line", f"line {line_number}"))
+            continue
+        except RecursionError:
+            items.append(IngestError(path, "parse", f"line {line_number} is nested too deeply to be a conversation",
+                                     _SHAPE_FIX, f"line {line_number}"))
             continue
         items.append(_from_object(obj, path, f"line {line_number}"))
     return items

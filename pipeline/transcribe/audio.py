@@ -2,11 +2,14 @@
 
 PyAV (FFmpeg) decodes wav, mp3, m4a/aac, flac, ogg/opus and amr alike, and resamples to the
 16 kHz mono or per-channel float32 that Whisper expects, so 8 kHz telephone audio needs
-nothing special. A file that FFmpeg cannot open is an :class:`IngestError` naming the file.
+nothing special. FFmpeg reads a file by its content, not its extension (an MP3 named .wav is
+read as MP3). A file that FFmpeg cannot open is an :class:`IngestError` naming the file, and so
+is a recording cut short: less audio decodes than its header states (:func:`check_complete`).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +27,23 @@ class AudioInfo:
     sample_rate: int
     duration_s: float
     codec: str
+    stated_s: float | None = None  # the length the file's header states, when it states one
+
+
+# MP3 frames that state the stream's length (LAME and most encoders write one).
+_MP3_LENGTH_TAGS = (b"Xing", b"Info", b"VBRI")
+_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 def probe(path: str | Path) -> AudioInfo:
     """Channels, sample rate, duration and codec of a recording, without decoding it."""
     import av  # the audio extra
 
-    if not Path(path).is_file():
+    path = Path(path)
+    if not path.is_file():
         raise IngestError(str(path), "decode", "the file does not exist", "check the path")
+    if path.stat().st_size == 0:
+        raise IngestError(str(path), "decode", "the file is empty (0 bytes)", "copy or export the recording again")
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -41,12 +53,94 @@ def probe(path: str | Path) -> AudioInfo:
             duration = (float(container.duration) / av.time_base if container.duration
                         else float(stream.duration * stream.time_base) if stream.duration else 0.0)
             return AudioInfo(channels=stream.codec_context.channels, sample_rate=stream.codec_context.sample_rate,
-                             duration_s=duration, codec=stream.codec_context.name)
+                             duration_s=duration, codec=stream.codec_context.name,
+                             stated_s=_stated_s(path, container.format.name, duration))
     except IngestError:
         raise
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise IngestError(str(path), "decode", f"the audio cannot be decoded ({exc})",
+        if _holds_text(path):
+            raise IngestError(str(path), "decode", "the file holds text, not audio",
+                              "if it is a chat export, give it its format's extension (.txt, .csv, .json, .jsonl); "
+                              "otherwise copy the recording again") from exc
+        raise IngestError(str(path), "decode", f"the audio cannot be decoded (FFmpeg: "
+                          f"{getattr(exc, 'strerror', None) or exc})",
                           "check that the file is a complete wav/mp3/m4a/flac/ogg/amr recording") from exc
+
+
+def _stated_s(path: Path, container_format: str, duration: float) -> float | None:
+    """The length the file's header states: a WAV's data size, an MP3's Xing/Info/VBRI frame, an
+    MP4's movie header. None for other files: FFmpeg estimates the length of AMR, ADTS AAC and
+    MP3 without such a frame from the bit rate, which is no promise of what is in the file."""
+    if container_format == "wav":
+        return _wav_stated_s(path)
+    if container_format == _MP4 or (container_format == "mp3" and _mp3_states_length(path)):
+        return duration
+    return None
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
+
+
+def _holds_text(path: Path) -> bool:
+    """True when the file starts with UTF-8 text (no control characters but white space)."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(_head(path, 1024))  # a cut last character is fine
+    except (UnicodeDecodeError, OSError):
+        return False
+    return bool(text.strip()) and all(char.isprintable() or char.isspace() for char in text)
+
+
+def _wav_stated_s(path: Path) -> float | None:
+    """Seconds of audio a WAV header states (data size / byte rate, any codec); None without a
+    readable header, or for the sizes streaming writers leave when they do not know the length
+    (0, 0xFFFFFFFF). FFmpeg itself trusts the file size, so it never sees a WAV cut short."""
+    head = _head(path)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(head):
+        chunk, size = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
+        if chunk == b"fmt ":
+            byte_rate = int.from_bytes(head[offset + 16:offset + 20], "little")
+        elif chunk == b"data":
+            return size / byte_rate if byte_rate and 0 < size < 0xFFFFFF00 else None
+        offset += 8 + size + size % 2
+    return None
+
+
+def _mp3_states_length(path: Path) -> bool:
+    """True when the first MP3 frame (after an ID3v2 tag) is a Xing/Info/VBRI frame stating the
+    length; without one FFmpeg only estimates the length from the bit rate."""
+    with open(path, "rb") as handle:
+        tag = handle.read(10)
+        if tag[:3] == b"ID3" and len(tag) == 10:  # skip the tag: its size is four 7-bit bytes (+ a footer)
+            handle.seek(10 + sum(byte << (7 * (3 - n)) for n, byte in enumerate(tag[6:10]))
+                        + (10 if tag[5] & 0x10 else 0))
+        else:
+            handle.seek(0)
+        frame = handle.read(200)
+    return any(name in frame for name in _MP3_LENGTH_TAGS)
+
+
+def check_complete(path: str | Path, info: AudioInfo, decoded_s: float) -> None:
+    """Raise when clearly less audio decodes than the file's header states (by more than 2% or
+    1 s): a recording cut short by an interrupted copy or upload, whose transcript would silently
+    miss the rest of the call."""
+    if info.stated_s and decoded_s < info.stated_s - max(1.0, 0.02 * info.stated_s):
+        raise IngestError(str(path), "decode", f"the recording is truncated: its header states "
+                          f"{_length(info.stated_s)} of audio but only {_length(decoded_s)} are in the file",
+                          "copy the complete recording again; to process just the part that is there, re-encode "
+                          "it first (e.g. `ffmpeg -i <file> fixed.wav`)")
+
+
+def _length(seconds: float) -> str:
+    """``4.3 s`` or ``3:00:00``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
 def decode(path: str | Path, split_stereo: bool):

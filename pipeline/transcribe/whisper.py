@@ -18,7 +18,7 @@ from pipeline.ingest.errors import IngestError
 from pipeline.ingest.metadata import ManifestRow
 from pipeline.models import Conversation, ConversationMeta, TranscriptInfo, Utterance, Word, content_hash
 from pipeline.sop import Sop
-from pipeline.transcribe.audio import WHISPER_RATE, decode, file_sha256, probe
+from pipeline.transcribe.audio import WHISPER_RATE, AudioInfo, check_complete, decode, file_sha256, probe
 from pipeline.transcribe.model import ModelLocation, resolve_model
 from pipeline.transcribe.options import AsrOptions
 from pipeline.transcribe.roles import attribute_roles
@@ -108,16 +108,18 @@ def _cache_path(cache_dir: Path, audio_sha256: str, model: ModelLocation, option
     return cache_dir / f"{audio_sha256[:16]}-{key}.json"
 
 
-def transcribe_channels(path: Path, channels: int, model: ModelLocation, options: AsrOptions,
+def transcribe_channels(path: Path, info: AudioInfo, model: ModelLocation, options: AsrOptions,
                         language: str | None, cache_dir: Path) -> list[dict]:
     """Per-channel transcripts, from the cache when this audio was transcribed with the same
-    model and options before (re-tagging never re-transcribes)."""
+    model and options before (re-tagging never re-transcribes). A recording cut short fails
+    before any transcription."""
     cache_file = _cache_path(cache_dir, file_sha256(path), model, options, language)
     if cache_file.is_file():
         return json.loads(cache_file.read_text(encoding="utf-8"))
+    samples = decode(path, split_stereo=info.channels == 2)
+    arrays = list(samples) if info.channels == 2 else [samples]
+    check_complete(path, info, len(arrays[0]) / WHISPER_RATE)
     whisper = load_model(str(model.path), options.compute_type, options.cpu_threads)
-    samples = decode(path, split_stereo=channels == 2)
-    arrays = list(samples) if channels == 2 else [samples]
     if len(arrays) == 2 and is_dual_mono(*arrays):
         # Two identical channels (e.g. a mono speech saved as stereo) hold one mixed signal.
         arrays = arrays[:1]
@@ -156,7 +158,7 @@ def transcribe_recording(path: str | Path, row: ManifestRow | None, sop: Sop, op
     model = resolve_model(options.model)
     language = row.language if row else None
     cache_dir = cache_dir or Path(os.environ.get("KEYNODE_TRANSCRIPT_CACHE", ".keynode/cache/transcripts"))
-    channels = transcribe_channels(path, info.channels, model, options, language, cache_dir)
+    channels = transcribe_channels(path, info, model, options, language, cache_dir)
     rep_name = row.rep if row and row.rep else "rep"
     customer_name = row.customer if row and row.customer else "customer"
 

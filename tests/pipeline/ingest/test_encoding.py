@@ -54,9 +54,9 @@ def test_gbk_characters_outside_gb2312_survive():
 
 
 @pytest.mark.parametrize("data", [
-    bytes(range(256)),
-    b"\x89PNG\r\n\x1a\n" + bytes(64) + bytes(range(128, 256)),
-    b"\x00\x01\x02\x80\x81\xfe\xff" * 50,
+    bytes(range(1, 256)),
+    b"\x89PNG\r\n\x1a\n" + bytes(range(128, 256)),
+    b"\x01\x02\x80\x81\xfe\xff" * 50,
     "こんにちは世界、価格が高すぎます".encode("shift_jis"),
     "Größe café naïve".encode("latin-1"),
 ], ids=["all_bytes", "png", "binary_noise", "shift_jis", "latin1"])
@@ -70,13 +70,53 @@ def test_undecodable_bytes_are_refused_with_the_file_and_a_fix(data):
     assert str(error).startswith("mystery.txt: the file is not valid UTF-8")
 
 
+NUL_FIX = "export the conversation again as a text file (UTF-8)"
+
+
+@pytest.mark.parametrize("data, problem", [
+    (bytes(range(256)), "the file holds NUL bytes (the first at byte 0, line 1)"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(64) + bytes(range(128, 256)), "the file holds NUL bytes (the first at byte 8, line 3)"),
+    (b"\x00\x01\x02\x80\x81\xfe\xff" * 50, "the file holds NUL bytes (the first at byte 0, line 1)"),
+    (CHAT.encode("utf-8") + bytes(512), "the file holds NUL bytes (the first at byte 161, line 8)"),  # padded
+], ids=["all_bytes", "png", "binary_noise", "nul_padding"])
+def test_nul_bytes_mean_binary_or_damaged(data, problem):
+    with pytest.raises(IngestError) as caught:
+        decode_bytes(data, "mystery.txt")
+    assert (caught.value.path, caught.value.stage, caught.value.fix) == ("mystery.txt", "read", NUL_FIX)
+    assert caught.value.problem == f"{problem}: it is binary or damaged, not a text export"
+
+
 def test_random_binary_file_is_refused(tmp_path):
     path = tmp_path / "export.txt"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + random.Random(7).randbytes(4096))
     with pytest.raises(IngestError) as caught:
         read_source(path, reps=REPS)
     assert caught.value.path == str(path)
-    assert caught.value.fix == UTF8_FIX
+    assert caught.value.fix == NUL_FIX
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_named(encoding):
+    with pytest.raises(IngestError) as caught:
+        decode_bytes(CHAT.encode(encoding), "chat.txt")
+    assert (caught.value.problem, caught.value.fix) == ("the file looks like UTF-16 without a byte order mark", UTF8_FIX)
+
+
+MIXED_FIX = ("re-save the whole file in one encoding, preferably UTF-8 (re-export it, or fix the lines that show "
+             "garbled characters in an editor)")
+
+
+@pytest.mark.parametrize("data, lines", [
+    (CHAT.encode("utf-8") + "2024-04-11 14:12:00 周先生\n价格太贵了\n".encode("gbk"), (1, 8)),
+    # The detector alone read this one as GB18030, garbling the UTF-8 line.
+    ("你好\n".encode("utf-8") + "价格太贵了\n".encode("gbk"), (1, 2)),
+    ("价格太贵了\n".encode("gbk") + "你好\n".encode("utf-8"), (2, 1)),
+], ids=["utf8_then_gbk", "short", "gbk_then_utf8"])
+def test_mixed_encodings_name_the_lines(data, lines):
+    with pytest.raises(IngestError) as caught:
+        decode_bytes(data, "chat.txt")
+    assert caught.value.problem == f"the file mixes encodings: line {lines[0]} is UTF-8 but line {lines[1]} is not"
+    assert caught.value.fix == MIXED_FIX
 
 
 def test_truncated_utf16_is_an_ingest_error_not_a_crash():
@@ -109,6 +149,19 @@ def test_missing_file(tmp_path):
         read_text(tmp_path / "gone.txt")
     assert caught.value.problem == "cannot read the file (No such file or directory)"
     assert caught.value.fix == "check that it exists and that Keynode may read it"
+
+
+@pytest.mark.parametrize("links, problem", [
+    ({"chat.txt": "gone.txt"}, "it is a symbolic link to gone.txt, which cannot be read (No such file or directory)"),
+    ({"chat.txt": "other.txt", "other.txt": "chat.txt"},
+     "it is a symbolic link to other.txt, which cannot be read (Too many levels of symbolic links)"),
+], ids=["broken", "loop"])
+def test_broken_or_looping_symlink(tmp_path, links, problem):
+    for name, target in links.items():
+        (tmp_path / name).symlink_to(target)
+    with pytest.raises(IngestError) as caught:
+        read_text(tmp_path / "chat.txt")
+    assert (caught.value.problem, caught.value.fix) == (problem, "point the link at the export or remove it")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])

@@ -47,6 +47,16 @@ def test_discover_finds_exports_and_skips_manifests_docs_and_hidden_files(tmp_pa
                                     tmp_path / "sub" / "call.wav"]
 
 
+def test_discover_follows_linked_folders_once_and_lists_broken_links(tmp_path):
+    _write(tmp_path / "nas" / "2024" / "a.txt", "x")
+    exports = tmp_path / "exports"
+    _write(exports / "b.txt", "x")
+    (exports / "2024").symlink_to(tmp_path / "nas" / "2024")  # a linked folder of exports
+    (exports / "again").symlink_to(exports)                     # a loop
+    (exports / "gone.txt").symlink_to(tmp_path / "nowhere.txt")  # broken: listed, fails when read
+    assert discover([exports]) == [exports / "2024" / "a.txt", exports / "b.txt", exports / "gone.txt"]
+
+
 def test_discover_takes_single_files_and_removes_duplicates(tmp_path):
     path = _write(tmp_path / "a.txt", "x")
     assert discover([path, tmp_path, str(path)]) == [path]

@@ -99,6 +99,28 @@ def test_csv_layout_problems_fail_the_file(header, problem):
     assert caught.value.problem == problem
 
 
+@pytest.mark.parametrize("text, problem, fix", [
+    ("speaker;role;text\n王磊;rep;您好\n", "the columns are separated by semicolons, not commas",
+     "save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')"),
+    ("Speaker\tText\n王磊\t您好\n", "the columns are separated by tabs, not commas",
+     "save the file as comma-separated CSV (in Excel: 'CSV UTF-8 (Comma delimited)')"),
+    ("speaker,role,text\n\n", "the CSV file has a header row but no message rows",
+     "export the conversation again with its messages"),
+    ("speaker,text\n王磊," + "好" * 200_000 + "\n", "line 2 cannot be read as CSV (field larger than field limit (131072))",
+     "close the quote ('\"') that opens a cell near that line; a message longer than 131,072 characters must be split"),
+], ids=["semicolons", "tabs", "header_only", "huge_cell"])
+def test_csv_file_problems_say_what_to_do(text, problem, fix):
+    with pytest.raises(IngestError) as caught:
+        parse_csv(text, "x.csv")
+    assert (caught.value.problem, caught.value.fix) == (problem, fix)
+
+
+def test_a_one_column_header_with_a_semicolon_in_its_name_is_just_unknown():
+    with pytest.raises(IngestError) as caught:
+        parse_csv("notes; misc\nhello\n", "x.csv")
+    assert caught.value.problem == "unknown column 'notes; misc'"
+
+
 def test_csv_bad_start_s_fails_only_its_conversation(tmp_path):
     text = ("conversation_key,speaker,role,start_s,end_s,text\n"
             "good,王磊,rep,0,1,您好\n"
@@ -219,6 +241,23 @@ def test_json_item_that_is_not_an_object():
     assert items[1].problem == "conversation 2 is not a JSON object"
 
 
+SHAPE_FIX = "write each conversation as an object with a 'messages' list (see docs/formats.md)"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[1, 2, 3]", "the file holds a list of numbers, not conversation objects"),
+    ('[1, "a", null]', "the file holds a list of nulls and numbers and strings, not conversation objects"),
+    ("[]", "the file holds an empty list, not conversation objects"),
+    ('"hello"', "the file holds a string, not conversation objects"),
+    ("[[{}]]", "the file holds a list of lists, not conversation objects"),
+    ("[" * 100_000, "the JSON is nested too deeply to be conversations"),
+], ids=["numbers", "mixed", "empty_list", "string", "nested_list", "deep"])
+def test_json_without_any_object_fails_the_file_once(text, problem):
+    with pytest.raises(IngestError) as caught:
+        parse_json(text, "chat.json")
+    assert (caught.value.problem, caught.value.fix) == (problem, SHAPE_FIX)
+
+
 def test_invalid_json_fails_the_file_with_line_and_column():
     with pytest.raises(IngestError) as caught:
         parse_json('{"messages": [\n  {"speaker": "a",}\n]}', "chat.json")
@@ -277,6 +316,13 @@ def test_jsonl_bad_line_fails_only_itself(tmp_path):
     assert error.key == "line 2"
     assert error.problem.startswith("line 2 is not valid JSON (")
     assert error.fix == "write one complete JSON object per line"
+
+
+def test_jsonl_deeply_nested_line_fails_only_itself():
+    items = parse_jsonl(json.dumps(_conversation("web-1")) + "\n" + "[" * 100_000 + "\n", "chats.jsonl")
+    assert items[0].key == "web-1"
+    assert (items[1].key, items[1].problem, items[1].fix) == (
+        "line 2", "line 2 is nested too deeply to be a conversation", SHAPE_FIX)
 
 
 def test_jsonl_unknown_key_names_the_line():

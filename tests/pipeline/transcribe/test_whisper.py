@@ -110,8 +110,8 @@ def test_cached_transcripts_are_not_transcribed_again(cache_dir, monkeypatch):
 
 
 @pytest.mark.parametrize(("content", "problem"), [
-    (b"", "cannot be decoded"),
-    (b"this is a text file, not audio", "cannot be decoded"),
+    (b"", "the file is empty"),
+    (b"this is a text file, not audio", "the file holds text, not audio"),
     (b"RIFF\x24\x00\x00\x00WAVEfmt ", "cannot be decoded"),
 ])
 def test_broken_audio_is_an_error_naming_the_file(tmp_path, content, problem):
@@ -120,6 +120,23 @@ def test_broken_audio_is_an_error_naming_the_file(tmp_path, content, problem):
     with pytest.raises(IngestError, match=problem) as raised:
         whisper.transcribe_recording(path, None, SOP, cache_dir=tmp_path)
     assert str(path) in str(raised.value)
+
+
+def test_a_recording_cut_short_fails_before_the_model_is_loaded(tmp_path, monkeypatch):
+    """The first half of the AISHELL clip, its WAV header still stating the whole clip."""
+    data = (AUDIO / "zh_aishell1_BAC009S0724W0121.wav").read_bytes()
+    path = tmp_path / "call.wav"
+    path.write_bytes(data[:len(data) // 2])
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded for a truncated recording")
+
+    monkeypatch.setattr(whisper, "load_model", no_model)
+    with pytest.raises(IngestError) as raised:
+        whisper.transcribe_recording(path, None, SOP, cache_dir=tmp_path)
+    assert (raised.value.stage, raised.value.problem) == (
+        "decode", "the recording is truncated: its header states 4.3 s of audio but only 2.1 s are in the file")
+    assert not list(tmp_path.glob("*.json"))  # nothing cached
 
 
 def test_mono_sample_call_roles_match_the_reference(cache_dir):
