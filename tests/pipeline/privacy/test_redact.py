@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from pipeline.privacy import REDACTION_MODES, Span, find_pii, redact
-from pipeline.privacy.redact import KINDS, PLACEHOLDERS
+from pipeline.privacy.redact import KINDS, PLACEHOLDERS, PLACEHOLDERS_EN
 
 
 def token(kind: str, value: str, salt: str = "") -> str:
@@ -101,9 +101,10 @@ def test_phone_kinds(text, kinds):
     ("440304 19900307 4537", "[身份证]"),  # spaced
     ("证件号码440304199003074538", "证件号码[身份证]"),  # checksum fails, date and province valid: a misread
     ("990304199003074534", "[身份证]"),  # unknown province, but the checksum holds
-    ("990304199003074535", "990304199003074535"),  # unknown province and a failing checksum
-    ("123456789012345678", "123456789012345678"),  # random 18 digits: no date of birth in it
-    ("440304199013074530", "440304199013074530"),  # checksum holds, but month 13 (and no 18-digit Visa)
+    # Every run of 13+ digits is masked; these are not IDs, so they get the generic label.
+    ("990304199003074535", "[号码]"),  # unknown province and a failing checksum
+    ("123456789012345678", "[号码]"),  # random 18 digits: no date of birth in it
+    ("440304199013074530", "[号码]"),  # checksum holds, but month 13
     ("身份證四四零三零四一九九零零三零七四五三七", "身份證[身份证]"),  # read out in Chinese digits
 ])
 def test_id_card(text, masked):
@@ -116,9 +117,10 @@ def test_id_card(text, masked):
     ("6217 0013 8123 4560", "[银行卡]"),  # 16 digits in fours
     ("4111 1111 1111 1111", "[银行卡]"),
     ("4111-1111-1111-1111", "[银行卡]"),
-    ("卡号6222020200001234563", "卡号6222020200001234563"),  # Luhn fails
-    ("4111 1111 1111 1112", "4111 1111 1111 1112"),  # Luhn fails
-    ("订单号2026030512345674", "订单号2026030512345674"),  # Luhn holds, but a year is no card issuer
+    # Luhn only labels: every run of 13–19 digits is masked.
+    ("卡号6222020200001234563", "卡号[银行卡]"),  # Luhn fails, but 卡号 says what it is
+    ("4111 1111 1111 1112", "[号码]"),  # Luhn fails, nothing says "card"
+    ("订单号2026030512345674", "订单号[号码]"),  # Luhn holds, but a year is no card issuer
 ])
 def test_bank_card(text, masked):
     assert redact(text) == masked
@@ -219,14 +221,16 @@ def test_longest_span_wins():
 
 
 def test_every_kind_has_a_placeholder():
-    assert set(KINDS) == set(PLACEHOLDERS) == {
-        "mobile", "landline", "id_card", "bank_card", "email", "wechat_id", "person_name", "address",
-        "us_phone", "intl_phone"}
-    assert set(PLACEHOLDERS.values()) == {"[手机号]", "[电话]", "[身份证]", "[银行卡]", "[邮箱]", "[微信]", "[姓名]",
-                                          "[地址]"}
+    assert set(KINDS) == set(PLACEHOLDERS) == set(PLACEHOLDERS_EN) == {
+        "mobile", "landline", "id_card", "bank_card", "email", "wechat_id", "qq", "person_name", "address",
+        "us_phone", "intl_phone", "phone", "long_number"}
+    assert set(PLACEHOLDERS.values()) == {"[手机号]", "[电话]", "[身份证]", "[银行卡]", "[邮箱]", "[微信]", "[QQ号]",
+                                          "[姓名]", "[地址]", "[号码]"}
+    assert set(PLACEHOLDERS_EN.values()) == {"[PHONE]", "[ID]", "[CARD]", "[EMAIL]", "[WECHAT]", "[QQ]", "[NAME]",
+                                             "[ADDRESS]", "[NUMBER]"}
 
 
-def test_mask_mode_in_english_text_uses_the_same_placeholders():
+def test_mask_mode_in_english_text_uses_the_same_placeholders_by_default():
     assert redact("Reach Sarah Chen at sarah@acme.io or +1 415 555 0100", names=["Sarah Chen"]) == \
         "Reach [姓名] at [邮箱] or [电话]"
 
