@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 ARTIFACT_FORMAT = 2
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
@@ -64,13 +64,26 @@ _MONEY = re.compile(r"便宜|贵|价|钱|费|预算|报价|优惠|折|成本|划
 _COMPARISON = re.compile(r"才|只要|只有|比|差|低|高|多了|最多|超|别家|隔壁|另一家|人家|同款|去年|other|another|"
                          r"less|more|over|than|only|match|beat")
 _TONE = re.compile(r"呵呵|哈|lol|wow|哇|捂脸|流泪|？？|\?\?|可真|真是|这么|那么|天哪|oof|yikes|jeez")
+# Two combinations a linear model cannot form from single n-grams (labelling guide: budget too
+# small; sarcastic approval). Money short: a money word and a shortage word close together,
+# whatever hedges sit between ("预算" … "不太够", "经费" … "悬"). Ironic praise: praise in the
+# same turn as a new cost or burden ("太好了 又多一笔年费").
+_MONEY_SHORT = re.compile(r"(预算|经费|资金|钱|额度|开支|审批|budget|money|funds?|cash)[^。！？!?.]{0,8}?"
+                          # …but not negated or asked: 没超, 不超过, 紧不紧, 够不够
+                          r"((?<!够)不[太大怎么]{0,2}够(?!不)|不足|(?<![没不未])紧(?!不紧)|有限|(?<![没不未])超(?!不)|"
+                          r"撑不住|够呛|悬|批不下|没那么多|tight|short|stretch|not there|can'?t|capped|over)")
+_PRAISE = re.compile(r"太好了|真好|真棒|好棒|太棒|棒棒|好极了|厉害|不错嘛|可真行|真行|周到|贴心|真是方便|先进|智能|"
+                     r"great|lovely|fantastic|wonderful|love that|perfect|awesome|brilliant")
+_BURDEN = re.compile(r"付钱|收费|年费|月费|费用|又多|又要|还得|还要|再交|另收|多花|多出|额外|再买|再学|"
+                     r"extra|another|more to pay|fees?\b|charge|pay for|on top")
 
 
 def _money_talk(texts: list[str], roles: list[str]) -> list[list[float]]:
     rows, rep_named_amount = [], False
     for text, role in zip(texts, roles):
         rows.append([bool(_AMOUNT.search(text)), len(_MONEY.findall(text)), len(_COMPARISON.findall(text)),
-                     bool(_TONE.search(text)), rep_named_amount])
+                     bool(_TONE.search(text)), rep_named_amount, bool(_MONEY_SHORT.search(text)),
+                     bool(_PRAISE.search(text)) and bool(_BURDEN.search(text))])
         if role == "rep":
             rep_named_amount = bool(_AMOUNT.search(text))
     return rows
