@@ -8,25 +8,92 @@ import sys
 from pipeline.settings import DEFAULT_DB, DEFAULT_REPS, DEFAULT_SOP
 
 
-def _process(args: argparse.Namespace) -> int:
+def _locked(exc: BaseException) -> bool:
+    """True when ``exc`` says another process holds the database (a batch is running)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _locked_message(db: str) -> str:
+    return (f"error: {db} is being written by another process (a batch is running); wait for it to finish "
+            f"(`keynode status --db {db}` shows its progress)")
+
+
+def _run_flow(args: argparse.Namespace, paths: list[str]):
+    """Run the ``process`` flow with the command's options; the summary, or an exit code."""
     from pipeline.flows import process  # imports Prefect: only when needed
     from pipeline.sop import SopError
-
     from pipeline.transcribe.options import AsrOptions
 
     try:
-        summary = process(paths=args.paths, sop_path=args.sop, db_path=args.db,
-                          manifest_path=args.manifest, reps_path=args.reps,
-                          asr_options=AsrOptions(model=args.model, beam_size=args.beam_size))
+        return process(paths=paths, sop_path=args.sop, db_path=args.db, manifest_path=args.manifest,
+                       reps_path=args.reps, asr_options=AsrOptions(model=args.model, beam_size=args.beam_size),
+                       publish_interval_s=args.publish_interval)
     except SopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if _locked(exc):
+            print(_locked_message(args.db), file=sys.stderr)
+            return 2
+        raise
+
+
+def _print_summary(summary) -> None:
     print(f"run {summary.run_id}: {summary.processed} processed, {summary.skipped} skipped unchanged, "
           f"{summary.failed} failed")
     for failure in summary.failures:
         key = f" [{failure['key']}]" if failure["key"] else ""
         print(f"  FAILED {failure['path']}{key} ({failure['stage']}): {failure['error']}")
+
+
+def _process(args: argparse.Namespace) -> int:
+    summary = _run_flow(args, args.paths)
+    if isinstance(summary, int):
+        return summary
+    _print_summary(summary)
     return 1 if summary.failures else 0
+
+
+def _retry_failed(args: argparse.Namespace) -> int:
+    """Reprocess the files with unresolved failures (a file whole: its conversations that went
+    through are skipped as unchanged); 0 when none of them fails any more."""
+    import duckdb
+
+    from pipeline.store import Store, read_snapshot
+
+    try:
+        with Store(args.db) as store:  # not the snapshot: it may predate a crash
+            failures = store.unresolved_failures()
+    except duckdb.IOException as exc:
+        if _locked(exc):
+            print(_locked_message(args.db), file=sys.stderr)
+            return 2
+        raise
+    if not failures:
+        print("nothing to retry: no unresolved failures")
+        return 0
+    paths = sorted({failure["source_path"] for failure in failures})
+    print(f"retrying {len(paths)} file{'s' if len(paths) != 1 else ''} with unresolved failures:")
+    for path, key, stage in dict.fromkeys((f["source_path"], f["source_key"], f["stage"]) for f in failures):
+        print(f"  {path}{f' [{key}]' if key else ''} ({stage})")
+    summary = _run_flow(args, paths)
+    if isinstance(summary, int):
+        return summary
+    _print_summary(summary)
+    with read_snapshot(args.db) as con:  # published when the run closed the database
+        marks = ", ".join("?" for _ in paths)
+        still = con.execute(f"SELECT DISTINCT source_path, source_key, stage, message FROM failures "
+                            f"WHERE resolved_at IS NULL AND source_path IN ({marks}) "
+                            f"ORDER BY source_path, source_key NULLS FIRST", paths).fetchall()
+    failing = {path for path, *_ in still}
+    fixed = [path for path in paths if path not in failing]
+    if fixed:
+        print("now succeeding: " + ", ".join(fixed))
+    for path, key, stage, message in still:
+        print(f"still failing: {path}{f' [{key}]' if key else ''} ({stage}): {message}")
+    return 1 if still else 0
 
 
 def _transcribe(args: argparse.Namespace) -> int:
@@ -245,21 +312,50 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pipeline.store import read_snapshot
+    """Stored / failed / pending counts and runs that did not finish, from the snapshot only."""
+    import shlex
+
+    from pipeline.store.snapshot import read_status
 
     try:
-        with read_snapshot(args.db) as con:
-            conversations = con.execute("SELECT count(*) FROM conversations").fetchone()[0]
-            failed = con.execute("SELECT count(*) FROM failures WHERE resolved_at IS NULL").fetchone()[0]
-            last = con.execute("SELECT run_id, started_at, processed, skipped, failed FROM runs "
-                               "ORDER BY started_at DESC LIMIT 1").fetchone()
+        status = read_status(args.db, args.paths or None)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"conversations stored: {conversations}\nunresolved failures: {failed}")
+    gone = f" ({status.pending_gone} of them not found from this folder)" if status.pending_gone else ""
+    print(f"conversations stored: {status.conversations}\nunresolved failures: {status.failed}\n"
+          f"pending inputs: {status.pending}{gone}")
+    last = status.last_run
     if last:
-        print(f"last run {last[0]} at {last[1]:%Y-%m-%d %H:%M}: {last[2]} processed, "
-              f"{last[3]} skipped, {last[4]} failed")
+        counts = f"{last.processed} processed, {last.skipped} skipped, {last.failed} failed"
+        how = {"finished": counts, "running": f"running, {counts} so far",
+               "interrupted": f"interrupted after {counts}", "unknown": f"not finished, {counts} so far"}[last.state]
+        print(f"last run {last.run_id} at {last.started_at:%Y-%m-%d %H:%M}: {how}")
+    for run in status.unfinished:
+        done = f"{run.done_files + run.failed_files} of {run.input_files} inputs done" + (
+            f" ({run.failed_files} failed)" if run.failed_files else "")
+        again = f"`keynode process {' '.join(shlex.quote(p) for p in run.inputs)} --db {shlex.quote(args.db)}`"
+        if run.state == "running":
+            print(f"run {run.run_id} started at {run.started_at:%Y-%m-%d %H:%M:%S} is running (pid {run.pid}): "
+                  f"{done} so far")
+        elif run.state == "unknown":
+            print(f"run {run.run_id} started at {run.started_at:%Y-%m-%d %H:%M:%S} on {run.host} has not finished "
+                  f"(still running there, or stopped): {done}")
+        else:
+            print(f"run {run.run_id} started at {run.started_at:%Y-%m-%d %H:%M:%S} did not finish: {done}; "
+                  f"run {again} again (with the same options) to resume")
+    if status.unfinished and status.published_at:
+        print(f"(as of the snapshot published at {status.published_at:%Y-%m-%d %H:%M:%S})")
+    if status.files:
+        files = status.files
+        print(f"files under {' '.join(args.paths)}: {files.files}: {files.processed} processed, "
+              f"{files.failed} failed, {files.pending} pending ({files.conversations} conversations stored "
+              "from them)")
+        if args.list:
+            for path in files.failed_paths:
+                print(f"  failed  {path}")
+            for path in files.pending_paths:
+                print(f"  pending {path}")
     return 0
 
 
@@ -305,18 +401,32 @@ def _asr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam-size", type=int, default=5, help="beam size (default: %(default)s)")
 
 
+def _flow_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the commands that run the ``process`` flow."""
+    parser.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
+    parser.add_argument("--manifest", help="manifest file for all inputs (default: manifest.csv/.yaml in each folder)")
+    parser.add_argument("--reps", default=str(DEFAULT_REPS), help="rep directory (default: %(default)s)")
+    parser.add_argument("--publish-interval", type=float, default=10.0, metavar="SECONDS",
+                        help="publish the snapshot the board reads at most this often during the batch "
+                        "(default: %(default)s)")
+    _asr_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keynode", description="Keynode conversation-intelligence pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("process", help="ingest, tag, score and store conversations")
     run.add_argument("paths", nargs="+", help="export files or folders (searched recursively)")
-    run.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     run.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
-    run.add_argument("--manifest", help="manifest file for all inputs (default: manifest.csv/.yaml in each folder)")
-    run.add_argument("--reps", default=str(DEFAULT_REPS), help="rep directory (default: %(default)s)")
-    _asr_arguments(run)
+    _flow_arguments(run)
     run.set_defaults(handler=_process)
+
+    retry = commands.add_parser("retry-failed", help="reprocess the files with unresolved failures "
+                                "(exit 0 when none fails any more)")
+    retry.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    _flow_arguments(retry)
+    retry.set_defaults(handler=_retry_failed)
 
     transcribe = commands.add_parser("transcribe", help="transcribe call recordings and print the utterances")
     transcribe.add_argument("files", nargs="+", help="recordings (wav, mp3, m4a, flac, ogg, amr)")
@@ -380,9 +490,17 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     rescore.set_defaults(handler=_rescore)
 
-    status = commands.add_parser("status", help="counts of stored conversations and open failures")
+    status = commands.add_parser("status", help="stored / failed / pending counts and runs that did not finish "
+                                 "(read from the snapshot: never waits for a running batch)")
+    status.add_argument("paths", nargs="*", help="also count the files under these paths as processed, failed "
+                        "or pending by their content")
     status.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    status.add_argument("--list", action="store_true", help="with paths: list the failed and pending files")
     status.set_defaults(handler=_status)
+
+    from pipeline.privacy import command as redact_command
+
+    redact_command.add_arguments(commands.add_parser("redact", help=redact_command.HELP))
 
     board = commands.add_parser("board", help="serve the review board on 127.0.0.1")
     board.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")

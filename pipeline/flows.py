@@ -4,12 +4,17 @@
 per conversation, run concurrently), and hands the results to the single :class:`Store`
 writer in the flow's own thread. A file or conversation that fails is recorded in the
 ``failures`` table with its file, stage and error, and the batch goes on.
+
+Each run records the files it discovered (``run_inputs``: queued, then done or failed), so a
+run that was killed can be resumed by running it again: what was stored is skipped as
+unchanged, the rest is processed (docs/architecture.md, "Crash safety and resume").
 """
 
 from __future__ import annotations
 
 import errno
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +43,7 @@ from pipeline.ingest.metadata import ManifestRow  # noqa: E402
 from pipeline.models import Analysis, Conversation  # noqa: E402
 from pipeline.sop import Sop, load_sop  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from pipeline.store.snapshot import file_digest  # noqa: E402
 from pipeline.transcribe.options import AsrOptions  # noqa: E402
 
 # Errors worth another try: the file system or the machine hiccupped, the input is fine.
@@ -128,11 +134,12 @@ def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Mani
 @flow(name="process")
 def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = str(DEFAULT_DB),
             manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS),
-            asr_options: AsrOptions = AsrOptions()) -> RunSummary:
+            asr_options: AsrOptions = AsrOptions(), publish_interval_s: float = 10.0) -> RunSummary:
     """Process conversation exports into the Keynode database.
 
     Unchanged conversations (same content, metadata, SOP version and tagger) are skipped;
-    failures are recorded in the ``failures`` table and the batch continues.
+    failures are recorded in the ``failures`` table and the batch continues. The snapshot
+    readers see is published at most every ``publish_interval_s`` seconds during the batch.
     """
     logger = get_run_logger()
     sop = load_sop(sop_path)  # a broken SOP stops the run at once: every result would be wrong
@@ -143,64 +150,114 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
     manifests, manifest_errors = _manifests(files, manifest_path)
     logger.info("run %s: %d files, SOP %s, tagger %s", run_id, len(files), sop.version, tagger.name)
 
-    with Store(db_path) as store:
-        store.begin_run(run_id, sop.version, tagger.name, [str(p) for p in paths])
+    digests = {str(path): file_digest(path) for path in files}  # what each input held when discovered
+
+    with Store(db_path, publish_interval_s=publish_interval_s) as store:
+        store.begin_run(run_id, sop.version, tagger.name, [str(p) for p in paths], digests)
+        failed_inputs: set[str] = set()
 
         def fail(path: str, key: str | None, stage: str, error: BaseException) -> None:
             message = str(error)
             store.record_failure(run_id, path, key, stage, type(error).__name__, message)
+            failed_inputs.add(path)
             summary.failures.append({"path": path, "key": key, "stage": stage, "error": message})
             logger.warning("failed %s%s (%s): %s", path, f" [{key}]" if key else "", stage, message)
 
-        bad_folders = {folder: error for folder, error in manifest_errors}
-        readable = []
-        for path in files:
-            if str(path.parent) in bad_folders:
-                fail(str(path), None, "manifest", bad_folders[str(path.parent)])
-            else:
-                readable.append(path)
-        for manifest in {id(m): m for m in manifests.values() if m}.values():
-            for missing in sorted(f for f in manifest.files() if not Path(f).exists()):
-                fail(missing, None, "manifest", IngestError(
-                    manifest.path, "manifest", f"a row names {missing}, which does not exist",
-                    "fix the file name in the manifest or add the export"))
+        def settled(path: str) -> dict[str, str]:
+            """The input state of a file whose conversations have all been dealt with."""
+            return {path: "failed" if path in failed_inputs else "done"}
 
-        def submit(path: Path):
-            manifest = manifests.get(path.parent)
-            if path.suffix.lower() in AUDIO_EXTENSIONS:
-                row = manifest.lookup(path, None) if manifest else None
-                return transcribe_call.submit(str(path), row, sop_path, asr_options)
-            return read_export.submit(str(path), manifest, reps_path)
+        try:
+            bad_folders = {folder: error for folder, error in manifest_errors}
+            readable = []
+            finished: dict[str, str] = {}  # inputs settled, not recorded yet
+            for path in files:
+                if str(path.parent) in bad_folders:
+                    fail(str(path), None, "manifest", bad_folders[str(path.parent)])
+                    finished.update(settled(str(path)))
+                else:
+                    readable.append(path)
+            for manifest in {id(m): m for m in manifests.values() if m}.values():
+                for missing in sorted(f for f in manifest.files() if not Path(f).exists()):
+                    fail(missing, None, "manifest", IngestError(
+                        manifest.path, "manifest", f"a row names {missing}, which does not exist",
+                        "fix the file name in the manifest or add the export"))
 
-        reads = [(path, submit(path)) for path in readable]
-        analyses = []
-        for path, future in reads:
-            result = future.result(raise_on_failure=False)
-            if isinstance(result, BaseException):
-                fail(str(path), None, getattr(result, "stage", "read"), result)
-                continue
-            for error in result.errors:
-                fail(error.path, error.key, error.stage, error)
-            for conversation in result.conversations:
-                stamp = fingerprint(conversation, sop, tagger)
-                if store.stored_fingerprint(conversation.conversation_id) == stamp:
-                    summary.skipped += 1
-                    continue
-                embedder = getattr(tagger, "embedder", None)
-                if embedder:  # vectors of texts seen in earlier runs: never embedded twice
-                    tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
-                analyses.append((conversation, stamp, analyze_conversation.submit(conversation, sop_path)))
+            def submit(path: Path):
+                manifest = manifests.get(path.parent)
+                if path.suffix.lower() in AUDIO_EXTENSIONS:
+                    row = manifest.lookup(path, None) if manifest else None
+                    return transcribe_call.submit(str(path), row, sop_path, asr_options)
+                return read_export.submit(str(path), manifest, reps_path)
 
-        for conversation, stamp, future in analyses:
-            analysis = future.result(raise_on_failure=False)
-            if isinstance(analysis, BaseException):
-                fail(conversation.source_path, conversation.source_key, "analyze", analysis)
-                continue
-            store.write_analysis(analysis, run_id, stamp)
-            summary.processed += 1
-        if getattr(tagger, "embedder", None):
-            store.store_vectors(tagger.embedder, tagger.take_new_vectors())
-        store.finish_run(run_id, summary.processed, summary.skipped, summary.failed)
+            reads = [(path, submit(path)) for path in readable]
+            waiting: deque = deque()  # analyses submitted, written in order as they complete
+            outstanding: dict[str, int] = {}  # per input: analyses not yet written
+            written: set[str] = set()  # conversations this run wrote
+
+            def write_completed(block: bool) -> None:
+                """Write the analyses that are done (all of them when ``block``), in order: results
+                land while files are still being read, so a crash loses little."""
+                while waiting:
+                    path, conversation, stamp, future = waiting[0]
+                    wrapped = getattr(future, "wrapped_future", None)  # a concurrent.futures.Future
+                    if not block and not (wrapped is not None and wrapped.done()):
+                        return
+                    waiting.popleft()
+                    analysis = future.result(raise_on_failure=False)
+                    outstanding[path] -= 1
+                    if isinstance(analysis, BaseException):
+                        fail(conversation.source_path, conversation.source_key, "analyze", analysis)
+                        failed_inputs.add(path)
+                        if not outstanding[path]:
+                            store.finish_inputs(run_id, settled(path))
+                        continue
+                    # A file's last conversation settles the file in the same transaction.
+                    store.write_analysis(analysis, run_id, stamp, settled(path) if not outstanding[path] else None)
+                    written.add(conversation.conversation_id)
+                    summary.processed += 1
+
+            for path, future in reads:
+                result = future.result(raise_on_failure=False)
+                skipped: list[tuple[str, str | None]] = []
+                if isinstance(result, BaseException):
+                    fail(str(path), None, getattr(result, "stage", "read"), result)
+                    finished.update(settled(str(path)))
+                    result = SourceResult(str(path), (), ())
+                for error in result.errors:
+                    fail(error.path, error.key, error.stage, error)
+                    failed_inputs.add(str(path))
+                for conversation in result.conversations:
+                    stamp = fingerprint(conversation, sop, tagger)
+                    # Skipped when stored before this run (the same conversation exported twice
+                    # in one batch is written twice, whatever the timing of the writes).
+                    if (conversation.conversation_id not in written
+                            and store.stored_fingerprint(conversation.conversation_id) == stamp):
+                        summary.skipped += 1
+                        skipped.append((conversation.source_path, conversation.source_key))
+                        continue
+                    embedder = getattr(tagger, "embedder", None)
+                    if embedder:  # vectors of texts seen in earlier runs: never embedded twice
+                        tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
+                    waiting.append((str(path), conversation, stamp,
+                                    analyze_conversation.submit(conversation, sop_path)))
+                    outstanding[str(path)] = outstanding.get(str(path), 0) + 1
+                if str(path) not in outstanding:
+                    finished.update(settled(str(path)))
+                store.finish_inputs(run_id, finished, skipped)
+                finished.clear()
+                write_completed(block=False)
+            store.finish_inputs(run_id, finished)  # inputs of bad manifest folders, when nothing was read
+            write_completed(block=True)
+            if getattr(tagger, "embedder", None):
+                store.store_vectors(tagger.embedder, tagger.take_new_vectors())
+            store.finish_run(run_id, summary.processed, summary.skipped, summary.failed)
+        except BaseException as exc:  # an error or Ctrl-C: the run is over, say so (a kill is caught on reopen)
+            try:
+                store.interrupt_run(run_id, f"{type(exc).__name__}: {exc}"[:500])
+            except Exception:  # noqa: BLE001 - never hide the error that stopped the run
+                logger.exception("could not mark run %s interrupted", run_id)
+            raise
     logger.info("run %s: %d processed, %d skipped unchanged, %d failed",
                 run_id, summary.processed, summary.skipped, summary.failed)
     return summary

@@ -4,6 +4,12 @@ Every conversation is replaced as a whole inside one transaction (delete its row
 new ones), so a reader or a crash never sees half a conversation, and writing the same
 analysis twice leaves the same rows. After writing, the store publishes a snapshot for readers
 (see ``snapshot.py``).
+
+Crash safety (docs/architecture.md, "Crash safety and resume"): the main database is the truth.
+A run records the inputs it discovered (``run_inputs``) and the process that runs it; when a
+store opens, runs left unfinished by a dead process are marked interrupted, leftovers of a
+killed snapshot publish are removed, and the snapshot is republished if it is older than the
+database, so nothing written before a crash is missing from what readers see.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +66,13 @@ class Store:
     def __enter__(self) -> Store:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.db_path))
-        migrate(self._con)
+        try:
+            migrate(self._con)
+            self._recover()
+        except BaseException:
+            self._con.close()
+            self._con = None
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -75,16 +88,129 @@ class Store:
             raise RuntimeError("the store is not open: use `with Store(path) as store:`")
         return self._con
 
+    # -- recovery after a crash -----------------------------------------------------------
+    def _recover(self) -> None:
+        """Called on open, holding DuckDB's write lock, so no other process is writing: mark
+        runs a dead process left unfinished as interrupted, remove what a killed publish left,
+        and republish the snapshot when it is missing or older than the database."""
+        interrupted = self.interrupt_unfinished_runs()
+        target = snapshot_path(self.db_path)
+        for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
+            if not leftover.name.startswith(f".{target.name}.{os.getpid()}.tmp"):
+                leftover.unlink(missing_ok=True)
+        if interrupted or not self._snapshot_is_current():
+            self.publish_snapshot(force=True)
+            # The first write of this session still publishes at once (the board shows progress).
+            self._last_publish = float("-inf")
+
+    def _snapshot_is_current(self) -> bool:
+        """True when the snapshot shows the database as it stands: the same latest run (in the
+        same state), the same conversations written last, the same failures. A crash between a
+        write and the next publish leaves a snapshot that differs in one of these."""
+        target = snapshot_path(self.db_path)
+        if not target.exists():
+            return False
+        marks = ("SELECT (SELECT list((run_id, finished_at, interrupted_at)) FROM (SELECT * FROM runs "
+                 "ORDER BY started_at DESC, run_id DESC LIMIT 1)), "
+                 "(SELECT (count(*), max(processed_at)) FROM conversations), "
+                 "(SELECT (count(*), count(resolved_at), max(occurred_at)) FROM failures)")
+        try:
+            with duckdb.connect(str(target), read_only=True) as snapshot:
+                published = snapshot.execute(marks).fetchall()
+        except duckdb.Error:  # unreadable, or from before a migration: publish again
+            return False
+        return published == self.con.execute(marks).fetchall()
+
+    def interrupt_unfinished_runs(self, reason: str = "the process ended before the run finished") -> list[str]:
+        """Mark runs that never finished, and whose process is not this one, as interrupted;
+        return their ids. Safe because only the process holding the write lock gets here: any
+        other process that began a run is gone."""
+        rows = self.con.execute(
+            "SELECT run_id FROM runs WHERE finished_at IS NULL AND interrupted_at IS NULL "
+            "AND (pid IS DISTINCT FROM ? OR host IS DISTINCT FROM ?)", [os.getpid(), socket.gethostname()]).fetchall()
+        ids = [row[0] for row in rows]
+        for run_id in ids:
+            self.interrupt_run(run_id, reason)
+        if ids:
+            log.warning("runs %s did not finish: marked interrupted", ", ".join(ids))
+        return ids
+
     # -- runs ---------------------------------------------------------------------------
-    def begin_run(self, run_id: str, sop_version: str, tagger: str, inputs: list[str]) -> None:
-        """Record the start of a run."""
-        self.con.execute("INSERT INTO runs (run_id, started_at, sop_version, tagger, inputs) VALUES (?, ?, ?, ?, ?)",
-                         [run_id, datetime.now(), sop_version, tagger, inputs])
+    def begin_run(self, run_id: str, sop_version: str, tagger: str, inputs: list[str],
+                  files: Mapping[str, str | None] | None = None) -> None:
+        """Record the start of a run (its counts start at 0 and grow as it goes), and the files
+        it discovered (``files``: path → digest of the content, see
+        :func:`pipeline.store.snapshot.file_digest`), all queued."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("INSERT INTO runs (run_id, started_at, sop_version, tagger, inputs, processed, skipped, "
+                        "failed, pid, host) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
+                        [run_id, datetime.now(), sop_version, tagger, inputs, os.getpid(), socket.gethostname()])
+            if files:
+                con.execute("INSERT INTO run_inputs SELECT ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), 'queued', ?",
+                            [run_id, list(files), list(files.values()), datetime.now()])
+            con.execute("COMMIT")
+        except BaseException:  # Ctrl-C included: never leave the transaction open
+            con.execute("ROLLBACK")
+            raise
 
     def finish_run(self, run_id: str, processed: int, skipped: int, failed: int) -> None:
-        """Record a run's counts when it ends."""
-        self.con.execute("UPDATE runs SET finished_at = ?, processed = ?, skipped = ?, failed = ? WHERE run_id = ?",
-                         [datetime.now(), processed, skipped, failed, run_id])
+        """Record a run's counts when it ends. The inputs of earlier *finished* runs that this
+        run took up again are forgotten (this run's rows say the same, newer); those of
+        interrupted runs stay, so ``keynode status`` can still tell what they got done."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("UPDATE runs SET finished_at = ?, processed = ?, skipped = ?, failed = ? WHERE run_id = ?",
+                        [datetime.now(), processed, skipped, failed, run_id])
+            con.execute("DELETE FROM run_inputs WHERE run_id <> ? "
+                        "AND run_id IN (SELECT run_id FROM runs WHERE finished_at IS NOT NULL) "
+                        "AND source_path IN (SELECT source_path FROM run_inputs WHERE run_id = ?)", [run_id, run_id])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def interrupt_run(self, run_id: str, reason: str) -> None:
+        """Record that a run ended without finishing (killed, or stopped by an error). Its counts
+        are what it got done; its inputs still queued stay pending until a later run takes them."""
+        self.con.execute("UPDATE runs SET interrupted_at = ?, interrupted_reason = ?, "
+                         "processed = coalesce(processed, 0), skipped = coalesce(skipped, 0), "
+                         "failed = coalesce(failed, 0) WHERE run_id = ? AND finished_at IS NULL",
+                         [datetime.now(), reason, run_id])
+
+    def finish_inputs(self, run_id: str, states: Mapping[str, str], skipped: Iterable[tuple[str, str | None]] = ()
+                      ) -> None:
+        """In one transaction: set inputs of a run to ``done`` or ``failed``, count and resolve
+        the conversations skipped as unchanged (their stored version is current, so they went
+        through), and resolve every earlier failure of each input now done."""
+        skipped = list(skipped)
+        if not states and not skipped:
+            return
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            self._set_input_states(run_id, states)
+            for source_path, source_key in skipped:
+                self.resolve_failures(source_path, source_key, run_id)
+            if skipped:
+                con.execute("UPDATE runs SET skipped = coalesce(skipped, 0) + ? WHERE run_id = ?",
+                            [len(skipped), run_id])
+            con.execute("COMMIT")
+        except BaseException:  # Ctrl-C included: never leave the transaction open
+            con.execute("ROLLBACK")
+            raise
+
+    def _set_input_states(self, run_id: str, states: Mapping[str, str]) -> None:
+        for source_path, state in states.items():
+            if state not in ("done", "failed"):
+                raise ValueError(f"unknown input state {state!r}")
+            self.con.execute("UPDATE run_inputs SET state = ?, updated_at = ? WHERE run_id = ? AND source_path = ?",
+                             [state, datetime.now(), run_id, source_path])
+            if state == "done":  # the whole file went through: nothing of it is failing any more
+                self.con.execute("UPDATE failures SET resolved_at = now() WHERE resolved_at IS NULL "
+                                 "AND source_path = ? AND run_id <> ?", [source_path, run_id])
 
     # -- conversations ------------------------------------------------------------------
     def stored_fingerprint(self, conversation_id: str) -> str | None:
@@ -93,8 +219,12 @@ class Store:
                                [conversation_id]).fetchone()
         return row[0] if row else None
 
-    def write_analysis(self, analysis: Analysis, run_id: str, fingerprint: str) -> None:
-        """Replace every row of one conversation atomically."""
+    def write_analysis(self, analysis: Analysis, run_id: str, fingerprint: str,
+                       input_states: Mapping[str, str] | None = None) -> None:
+        """Replace every row of one conversation atomically. In the same transaction: resolve
+        the earlier failures of its source, count it in its run, and set ``input_states``
+        (:meth:`finish_inputs`; the flow passes its file's state with its last conversation), so a
+        crash never leaves a conversation stored but its file pending, or the reverse."""
         conversation = analysis.conversation
         cid = conversation.conversation_id
         meta = conversation.meta
@@ -162,11 +292,14 @@ class Store:
             _insert(con, "node_score_history", [{
                 "conversation_id": cid, "node_id": s.node_id, "sop_version": analysis.sop_version,
                 "status": s.status, "total": s.total, "scored_at": datetime.now()} for s in analysis.node_scores])
+            self.resolve_failures(conversation.source_path, conversation.source_key, run_id)
+            con.execute("UPDATE runs SET processed = coalesce(processed, 0) + 1 WHERE run_id = ?", [run_id])
+            if input_states:
+                self._set_input_states(run_id, input_states)
             con.execute("COMMIT")
-        except Exception:
+        except BaseException:  # Ctrl-C included: never leave the transaction open
             con.execute("ROLLBACK")
             raise
-        self.resolve_failures(conversation.source_path, conversation.source_key)
         self.publish_snapshot()
 
     def stored_conversations(self) -> Iterator[Conversation]:
@@ -257,15 +390,34 @@ class Store:
                        error_type: str, message: str) -> None:
         """Record why a file or conversation could not be processed (shown on the board)."""
         failure_id = content_hash(run_id, source_path, source_key, stage, message)
-        self.con.execute("DELETE FROM failures WHERE failure_id = ?", [failure_id])
-        self.con.execute("INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                         [failure_id, run_id, source_path, source_key, stage, error_type, message, datetime.now()])
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            known = con.execute("DELETE FROM failures WHERE failure_id = ?", [failure_id]).fetchone()[0]
+            con.execute("INSERT INTO failures VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                        [failure_id, run_id, source_path, source_key, stage, error_type, message, datetime.now()])
+            if not known:
+                con.execute("UPDATE runs SET failed = coalesce(failed, 0) + 1 WHERE run_id = ?", [run_id])
+            con.execute("COMMIT")
+        except BaseException:  # Ctrl-C included: never leave the transaction open
+            con.execute("ROLLBACK")
+            raise
 
-    def resolve_failures(self, source_path: str, source_key: str | None) -> None:
-        """Mark earlier failures of this source as resolved, since it now went through."""
+    def resolve_failures(self, source_path: str, source_key: str | None, run_id: str | None = None) -> None:
+        """Mark earlier failures of this source as resolved, since it now went through (a
+        conversation resolves its own and its file's; failures of run ``run_id`` itself stay)."""
         self.con.execute(
             "UPDATE failures SET resolved_at = now() WHERE resolved_at IS NULL AND source_path = ? "
-            "AND (source_key IS NULL OR source_key = ?)", [source_path, source_key])
+            "AND (source_key IS NULL OR source_key = ?) AND run_id IS DISTINCT FROM ?",
+            [source_path, source_key, run_id])
+
+    def unresolved_failures(self) -> list[dict]:
+        """Failures no later success resolved, oldest first (what ``keynode retry-failed`` retries)."""
+        columns = ("failure_id", "run_id", "source_path", "source_key", "stage", "error_type", "message",
+                   "occurred_at")
+        return [dict(zip(columns, row)) for row in self.con.execute(
+            f"SELECT {', '.join(columns)} FROM failures WHERE resolved_at IS NULL "
+            "ORDER BY occurred_at, source_path, source_key NULLS FIRST").fetchall()]
 
     # -- snapshot -----------------------------------------------------------------------
     def publish_snapshot(self, force: bool = False) -> Path | None:
@@ -284,10 +436,27 @@ class Store:
             self.con.execute(f'COPY FROM DATABASE "{database}" TO keynode_snapshot')
         finally:
             self.con.execute("DETACH keynode_snapshot")
+        _fsync(temporary)
+        # Atomic: a reader opens either the previous snapshot or this one, never a partial copy.
         os.replace(temporary, target)
+        _fsync(target.parent)
         self._last_publish = now
         log.debug("published snapshot %s", target)
         return target
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk (so a power cut cannot leave an empty snapshot behind)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot fsync a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def _dimension_values(score) -> dict[str, float | None]:

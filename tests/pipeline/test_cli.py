@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -50,10 +51,10 @@ def test_process_then_status(prefect_harness, tmp_path, samples_dir, sop_path, r
     assert main(["status", "--db", str(db)]) == 0
     out, _err = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[:2] == ["conversations stored: 5", "unresolved failures: 1"]
+    assert lines[:3] == ["conversations stored: 5", "unresolved failures: 1", "pending inputs: 0"]
     assert re.fullmatch(rf"last run {run_id} at \d{{4}}-\d\d-\d\d \d\d:\d\d: 5 processed, 0 skipped, 1 failed",
-                        lines[2])
-    assert len(lines) == 3
+                        lines[3])
+    assert len(lines) == 4
 
     broken.unlink()
     assert main(["process", str(exports), *arguments]) == 0
@@ -127,3 +128,127 @@ def test_rescore_keeps_the_stored_events_and_versions_the_scores(prefect_harness
         # Both SOP versions' scores are kept in the history; node_scores holds the new one.
         assert con.execute("SELECT count(DISTINCT sop_version) FROM node_score_history").fetchone()[0] == 2
         assert con.execute("SELECT count(DISTINCT sop_version) FROM node_scores").fetchone()[0] == 1
+
+
+# -- status: pending inputs and runs that did not finish; retry-failed (issue #7) ---------------
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_status_names_a_running_and_an_interrupted_run(tmp_path, capsys):
+    """Runs written straight through the store: one this process is still running, then one
+    whose process died before it finished (what `kill -9` leaves: no finish, no interrupt mark)."""
+    from pipeline.store import Store
+
+    db = tmp_path / "k.duckdb"
+    files = {f"exports/{name}.json": "d" for name in ("a", "b", "c", "d")}
+    with Store(db) as store:
+        store.begin_run("run-a", "v", "rules.v1", ["exports"], files)
+        store.finish_inputs("run-a", {"exports/a.json": "done", "exports/b.json": "failed"},
+                            skipped=[("exports/a.json", None)])
+    assert main(["status", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["conversations stored: 0", "unresolved failures: 0",
+                         "pending inputs: 2 (2 of them not found from this folder)"]
+    assert re.fullmatch(r"last run run-a at [\d: -]+: running, 0 processed, 1 skipped, 0 failed so far", lines[3])
+    assert re.fullmatch(rf"run run-a started at [\d: -]+ is running \(pid {os.getpid()}\): 2 of 4 inputs done "
+                        r"\(1 failed\) so far", lines[4])
+    assert re.fullmatch(r"\(as of the snapshot published at [\d: -]+\)", lines[5])
+
+    with Store(db) as store:  # the same process: its own run is left alone
+        store.con.execute("UPDATE runs SET pid = ? WHERE run_id = 'run-a'", [_dead_pid()])
+    assert main(["status", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"last run run-a at [\d: -]+: interrupted after 0 processed, 1 skipped, 0 failed", lines[3])
+    assert re.fullmatch(rf"run run-a started at [\d: -]+ did not finish: 2 of 4 inputs done \(1 failed\); run "
+                        rf"`keynode process exports --db {re.escape(str(db))}` again \(with the same options\) "
+                        r"to resume", lines[4])
+
+    # A later run takes up one of the pending inputs: one stays pending, the run is still named.
+    with Store(db) as store:  # opening marks the dead run interrupted
+        assert store.con.execute("SELECT interrupted_reason FROM runs").fetchone() == (
+            "the process ended before the run finished",)
+        store.begin_run("run-b", "v", "rules.v1", ["exports/c.json"], {"exports/c.json": "d"})
+        store.finish_inputs("run-b", {"exports/c.json": "done"})
+        store.finish_run("run-b", 0, 1, 0)
+    assert main(["status", "--db", str(db)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "pending inputs: 1 (1 of them not found from this folder)"
+    assert re.fullmatch(r"last run run-b at [\d: -]+: 0 processed, 1 skipped, 0 failed", lines[3])
+    assert lines[4].startswith("run run-a started at ") and "did not finish: 2 of 4 inputs done" in lines[4]
+
+
+BATCH_K1 = {"conversation_key": "k1", "messages": [
+    {"speaker": "王磊", "role": "rep", "text": "您好，我是云启科技的王磊，想了解下您现在怎么管理客户？"},
+    {"speaker": "客户甲", "role": "customer", "text": "用表格，挺乱的。"}]}
+BATCH_K2 = {"conversation_key": "k2", "messages": [
+    {"speaker": "小周", "text": "您好，我是小周，看到您留言问报价？"},
+    {"speaker": "客户乙", "text": "对，多少钱？"}]}
+
+
+def _write_batch(path, fixed: bool) -> None:
+    import copy
+    import json
+
+    k2 = copy.deepcopy(BATCH_K2)
+    if fixed:
+        k2["messages"][0]["role"] = "rep"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in (BATCH_K1, k2)) + "\n", encoding="utf-8")
+
+
+def test_retry_failed_reprocesses_exactly_the_failing_files(prefect_harness, tmp_path, samples_dir, sop_path,
+                                                            reps_path, capsys):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    shutil.copy(samples_dir / "calls_transcripts.csv", exports)
+    broken, batch = exports / "broken.json", exports / "batch.jsonl"
+    broken.write_text("[", encoding="utf-8")
+    _write_batch(batch, fixed=False)  # k2: nobody is the rep
+    db = tmp_path / "keynode.duckdb"
+    options = ["--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)]
+
+    assert main(["process", str(exports), *options]) == 1
+    assert re.match(r"run \w+: 6 processed, 0 skipped unchanged, 2 failed", capsys.readouterr().out)
+    (exports / "new.json").write_text(FIXED_NEW, encoding="utf-8")  # arrived since: pending
+    assert main(["status", "--db", str(db), str(exports), "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["conversations stored: 6", "unresolved failures: 2", "pending inputs: 0"]
+    assert lines[4:] == [f"files under {exports}: 4: 1 processed, 2 failed, 1 pending (6 conversations stored "
+                         "from them)", f"  failed  {batch}", f"  failed  {broken}", f"  pending {exports / 'new.json'}"]
+
+    # Nothing fixed yet: both files are retried, both still fail, exit 1.
+    assert main(["retry-failed", *options]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["retrying 2 files with unresolved failures:", f"  {batch} [k2] (roles)", f"  {broken} (parse)"]
+    assert re.fullmatch(r"run \w+: 0 processed, 1 skipped unchanged, 2 failed", out[3])
+    assert [line for line in out if line.startswith("still failing")] == [
+        f"still failing: {batch} [k2] (roles): {batch} [k2]: cannot tell which participant is the rep (speakers: "
+        "小周, 客户乙). Fix: add a manifest row with rep=<name>, add the rep to configs/reps.yaml, or add a 'role' "
+        "column to the export.",
+        f"still failing: {broken} (parse): {broken}: invalid JSON at line 1, column 2: Expecting value. Fix: fix the "
+        "JSON syntax (a validator such as `python -m json.tool` shows where)."]
+
+    # Both fixed: only they are processed (k1 of the batch is skipped as unchanged), exit 0.
+    _write_batch(batch, fixed=True)
+    broken.write_text(FIXED_NEW.replace("web-7001", "web-7002"), encoding="utf-8")
+    assert main(["retry-failed", *options]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "retrying 2 files with unresolved failures:"
+    assert re.fullmatch(r"run \w+: 2 processed, 1 skipped unchanged, 0 failed", out[3])
+    assert out[4:] == [f"now succeeding: {batch}, {broken}"]
+    assert main(["status", "--db", str(db), str(exports)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["conversations stored: 8", "unresolved failures: 0", "pending inputs: 0"]
+    assert lines[4] == f"files under {exports}: 4: 3 processed, 0 failed, 1 pending (8 conversations stored from them)"
+    assert main(["retry-failed", *options]) == 0
+    assert capsys.readouterr().out == "nothing to retry: no unresolved failures\n"
+
+
+FIXED_NEW = ('{"conversation_key": "web-7001", "messages": [{"speaker": "王磊", "role": "rep", "text": '
+             '"您好，我是云启科技的王磊，您现在方便吗？"}, {"speaker": "李女士", "role": "customer", "text": "方便"}]}')

@@ -261,3 +261,67 @@ def test_recordings_and_chats_land_in_one_batch(prefect_harness, tmp_path, monke
     assert [(role, name) for role, name, _ in rows] == [("rep", "Emily Carter"), ("customer", "Sam")]
     assert rows[0][2].startswith("The horizon")  # the right channel is the rep's
     assert transcript["role_method"] == "stereo_channels" and transcript["model"].startswith("whisper-base")
+
+
+# -- crash safety and resume (issue #7; the SIGKILL test is tests/pipeline/test_resume.py) -------
+
+def test_each_run_records_its_inputs_and_what_became_of_them(prefect_harness, tmp_path, samples_dir, sop_path,
+                                                             reps_path):
+    from pipeline.store.snapshot import file_digest
+
+    folder = _copy_samples(samples_dir, tmp_path / "samples")
+    broken = folder / "broken.json"
+    broken.write_text(BROKEN_JSON, encoding="utf-8")
+    db = tmp_path / "keynode.duckdb"
+    first = _run(folder, db, sop_path, reps_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        inputs = con.execute("SELECT source_path, digest, state FROM run_inputs WHERE run_id = ? ORDER BY 1",
+                             [first.run_id]).fetchall()
+        run = con.execute("SELECT processed, skipped, failed, finished_at IS NOT NULL, interrupted_at FROM runs"
+                          ).fetchone()
+    files = discover([folder])
+    assert inputs == [(str(path), file_digest(path), "failed" if path == broken else "done") for path in files]
+    assert run == (26, 0, 1, True, None)
+
+    # Again, unchanged: the second run's rows replace the first's (finished runs keep no history).
+    second = _run(folder, db, sop_path, reps_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT run_id, count(*) FROM run_inputs GROUP BY 1").fetchall() == [
+            (second.run_id, len(files))]
+
+
+def test_a_run_stopped_by_an_error_is_marked_interrupted_and_running_again_completes_it(
+        prefect_harness, tmp_path, samples_dir, sop_path, reps_path, monkeypatch):
+    from pipeline.store import Store
+
+    folder = _copy_samples(samples_dir, tmp_path / "samples")
+    db = tmp_path / "keynode.duckdb"
+    real_write = Store.write_analysis
+    calls = []
+
+    def write_then_fail(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 10:
+            raise RuntimeError("disk full")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write_analysis", write_then_fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _run(folder, db, sop_path, reps_path)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
+        assert con.execute("SELECT processed, finished_at, interrupted_at IS NOT NULL, interrupted_reason FROM runs"
+                           ).fetchone() == (10, None, True, "RuntimeError: disk full")
+        queued = con.execute("SELECT count(*) FROM run_inputs WHERE state = 'queued'").fetchone()[0]
+    assert queued > 0
+    with read_snapshot(db) as con:  # published when the store closed: readers see the same
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
+
+    monkeypatch.setattr(Store, "write_analysis", real_write)
+    summary = _run(folder, db, sop_path, reps_path)
+    assert (summary.processed, summary.skipped, summary.failures) == (16, 10, [])
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT conversation_id) FROM conversations").fetchone() == (26, 26)
+        assert con.execute("SELECT count(*) FROM utterances").fetchone() == (SAMPLE_UTTERANCES,)
+        assert con.execute("SELECT count(*) FROM run_inputs WHERE state = 'queued' AND run_id = ?",
+                           [summary.run_id]).fetchone() == (0,)

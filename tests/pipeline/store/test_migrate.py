@@ -13,7 +13,7 @@ from pipeline.store import migrate
 migrate_module = importlib.import_module("pipeline.store.migrate")
 
 TABLES = ["conversation_metrics", "conversation_notes", "conversation_scores", "conversations", "corrections",
-          "embeddings", "event_tree", "failures", "key_events", "node_score_history", "node_scores", "runs",
+          "embeddings", "event_tree", "failures", "key_events", "node_score_history", "node_scores", "run_inputs", "runs",
           "schema_migrations", "utterances"]
 
 
@@ -37,15 +37,15 @@ def con(tmp_path):
 def test_bundled_migrations_are_numbered_in_order():
     assert [(version, name) for version, name, _sql in migrate_module.available_migrations()] == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history")]
+        (5, "metrics_notes_history"), (6, "run_inputs")]
 
 
 def test_blank_database_gets_every_table(con):
-    assert migrate(con) == [1, 2, 3, 4, 5]
+    assert migrate(con) == [1, 2, 3, 4, 5, 6]
     assert _tables(con) == TABLES
     assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall() == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history")]
+        (5, "metrics_notes_history"), (6, "run_inputs")]
 
 
 def test_columns_of_the_conversation_tables(con):
@@ -98,7 +98,7 @@ def test_migrating_twice_is_a_no_op(con):
     before = {table: _columns(con, table) for table in TABLES}
     assert migrate(con) == []
     assert {table: _columns(con, table) for table in TABLES} == before
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (5,)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (6,)
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
 
 
@@ -109,4 +109,4 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(con, monkeypatch):
     with pytest.raises(duckdb.CatalogException):
         migrate(con)
     assert "half_done" not in _tables(con)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (5,)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (6,)

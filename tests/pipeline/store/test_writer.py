@@ -192,7 +192,7 @@ def test_transcript_words_and_role_confidence_are_stored_as_json(tmp_path, analy
 def test_runs_are_recorded(tmp_path, sop):
     with Store(tmp_path / "k.duckdb") as store:
         store.begin_run("run-1", sop.version, "rules.v1", ["data/samples"])
-        assert store.con.execute("SELECT processed, finished_at FROM runs").fetchone() == (None, None)
+        assert store.con.execute("SELECT processed, finished_at FROM runs").fetchone() == (0, None)
         store.finish_run("run-1", 3, 2, 1)
         assert store.con.execute("SELECT run_id, sop_version, tagger, inputs, processed, skipped, failed, "
                                  "finished_at IS NOT NULL FROM runs").fetchone() == (
@@ -274,3 +274,183 @@ def test_closing_the_store_publishes_and_releases_the_connection(tmp_path, analy
     # Released: another connection can now open the database itself.
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+
+
+# -- crash safety: run progress, inputs, recovery on open (docs/architecture.md) --------------------
+
+def _dead_pid() -> int:
+    """The number of a process that has ended (and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _run_row(con, run_id: str) -> tuple:
+    return con.execute("SELECT processed, skipped, failed, finished_at IS NOT NULL, interrupted_at IS NOT NULL, "
+                       "interrupted_reason FROM runs WHERE run_id = ?", [run_id]).fetchone()
+
+
+def _inputs(con, run_id: str) -> list[tuple]:
+    return con.execute("SELECT source_path, digest, state FROM run_inputs WHERE run_id = ? ORDER BY 1",
+                       [run_id]).fetchall()
+
+
+def test_a_run_records_its_inputs_and_its_progress(tmp_path, analysis, other_analysis):
+    import os
+    import socket
+
+    with Store(tmp_path / "k.duckdb") as store:
+        store.begin_run("run-1", "v", "rules.v1", ["exports"], {"test.json": "d1", "other.json": "d2", "x.json": None})
+        assert store.con.execute("SELECT pid, host FROM runs").fetchone() == (os.getpid(), socket.gethostname())
+        assert _inputs(store.con, "run-1") == [("other.json", "d2", "queued"), ("test.json", "d1", "queued"),
+                                               ("x.json", None, "queued")]
+        # The last conversation of a file settles it in the same transaction; progress is counted as it goes.
+        store.write_analysis(analysis, "run-1", "fp-1", {"test.json": "done"})
+        store.finish_inputs("run-1", {}, skipped=[("other.json", None)])
+        store.record_failure("run-1", "x.json", None, "parse", "IngestError", "x.json: broken")
+        store.record_failure("run-1", "x.json", None, "parse", "IngestError", "x.json: broken")  # the same again
+        store.finish_inputs("run-1", {"x.json": "failed", "other.json": "done"})
+        assert _inputs(store.con, "run-1") == [("other.json", "d2", "done"), ("test.json", "d1", "done"),
+                                               ("x.json", None, "failed")]
+        assert _run_row(store.con, "run-1") == (1, 1, 1, False, False, None)
+        with pytest.raises(ValueError, match="unknown input state"):
+            store.finish_inputs("run-1", {"x.json": "queued"})
+        store.finish_run("run-1", 1, 1, 1)
+        assert _run_row(store.con, "run-1") == (1, 1, 1, True, False, None)
+
+
+def test_a_failed_write_leaves_its_input_queued(tmp_path, analysis, monkeypatch):
+    def crash(con, table, rows):
+        raise RuntimeError("disk full")
+
+    with Store(tmp_path / "k.duckdb") as store:
+        store.begin_run("run-1", "v", "rules.v1", ["exports"], {"test.json": "d1"})
+        monkeypatch.setattr(writer_module, "_insert", crash)
+        with pytest.raises(RuntimeError):
+            store.write_analysis(analysis, "run-1", "fp-1", {"test.json": "done"})
+        assert _inputs(store.con, "run-1") == [("test.json", "d1", "queued")]
+        assert _run_row(store.con, "run-1")[0] == 0  # not counted either
+
+
+def test_failures_of_the_same_run_are_not_resolved_by_its_other_conversations(tmp_path, analysis):
+    # A file-level failure (no key) recorded in this run stays open when one of the file's
+    # conversations is written in the same run; a later run's success resolves it.
+    with Store(tmp_path / "k.duckdb") as store:
+        store.record_failure("run-1", "test.json", None, "parse", "IngestError", "test.json: one row is broken")
+        store.write_analysis(analysis, "run-1", "fp-1")
+        assert _open_failures(store) == [("test.json", None, "parse")]
+        store.write_analysis(analysis, "run-2", "fp-1")
+        assert _open_failures(store) == []
+
+
+def test_a_file_done_resolves_all_its_earlier_failures(tmp_path):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.begin_run("run-2", "v", "rules.v1", ["batch.jsonl"], {"batch.jsonl": "d"})
+        for key in ("k1", "k2"):
+            store.record_failure("run-1", "batch.jsonl", key, "roles", "IngestError", f"batch.jsonl [{key}]: no rep")
+        store.record_failure("run-1", "other.jsonl", "k1", "roles", "IngestError", "other.jsonl [k1]: no rep")
+        store.finish_inputs("run-2", {"batch.jsonl": "failed"})   # still failing: nothing resolved
+        assert len(_open_failures(store)) == 3
+        store.finish_inputs("run-2", {"batch.jsonl": "done"})
+        assert _open_failures(store) == [("other.jsonl", "k1", "roles")]
+        assert [f["source_path"] for f in store.unresolved_failures()] == ["other.jsonl"]
+
+
+def test_a_run_left_unfinished_by_a_dead_process_is_marked_interrupted_on_the_next_open(tmp_path, analysis):
+    db = tmp_path / "k.duckdb"
+    with Store(db, publish_interval_s=1e9) as store:
+        store.begin_run("run-1", "v", "rules.v1", ["exports"], {"test.json": "d1", "other.json": "d2"})
+        store.write_analysis(analysis, "run-1", "fp-1", {"test.json": "done"})   # published: the first write
+        store.begin_run("run-2", "v", "rules.v1", ["exports"])  # this process's own run: not touched
+        store.con.execute("UPDATE runs SET pid = ? WHERE run_id = 'run-1'", [_dead_pid()])
+        assert store.interrupt_unfinished_runs() == ["run-1"]
+        store.con.execute("UPDATE runs SET interrupted_at = NULL, interrupted_reason = NULL, processed = NULL, "
+                          "skipped = NULL, failed = NULL WHERE run_id = 'run-1'")
+        store.finish_run("run-2", 0, 0, 0)
+        store.con.execute("UPDATE runs SET finished_at = NULL WHERE run_id = 'run-2'")  # as if killed too
+        store.con.execute("UPDATE runs SET pid = ? WHERE run_id = 'run-2'", [_dead_pid()])
+        store.con.execute("UPDATE runs SET processed = 1 WHERE run_id = 'run-1'")
+    with Store(db) as store:
+        rows = store.con.execute("SELECT run_id, processed, skipped, failed, finished_at IS NULL, interrupted_reason "
+                                 "FROM runs ORDER BY run_id").fetchall()
+    assert rows == [("run-1", 1, 0, 0, True, "the process ended before the run finished"),
+                    ("run-2", 0, 0, 0, True, "the process ended before the run finished")]
+    with read_snapshot(db) as reader:  # republished on open: readers see the runs marked
+        assert reader.execute("SELECT count(*) FROM runs WHERE interrupted_at IS NOT NULL").fetchone() == (2,)
+
+
+def test_opening_republishes_a_snapshot_a_crash_left_behind(tmp_path, analysis, other_analysis):
+    db = tmp_path / "k.duckdb"
+    store = Store(db, publish_interval_s=1e9).__enter__()
+    store.begin_run("run-1", "v", "rules.v1", ["exports"])
+    store.write_analysis(analysis, "run-1", "fp-1")          # published
+    store.write_analysis(other_analysis, "run-1", "fp-2")    # not published (the interval)
+    store.finish_run("run-1", 2, 0, 0)
+    store.con.close()  # a crash here: the store never closes, so it never publishes again
+    with read_snapshot(db) as reader:
+        assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (1,)
+    target = snapshot_path(db)
+    leftover = target.with_name(f".{target.name}.999999.tmp")  # a publish killed half-way
+    leftover.write_bytes(b"half a copy")
+    target.with_name(f"{leftover.name}.wal").write_bytes(b"")
+    with Store(db, publish_interval_s=1e9):
+        with read_snapshot(db) as reader:  # the database is the truth: the snapshot catches up on open
+            assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (2,)
+            assert reader.execute("SELECT finished_at IS NOT NULL FROM runs").fetchone() == (True,)
+    assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_opening_with_a_current_snapshot_does_not_copy_it_again(tmp_path, analysis):
+    db = tmp_path / "k.duckdb"
+    with Store(db) as store:
+        store.begin_run("run-1", "v", "rules.v1", [])
+        store.write_analysis(analysis, "run-1", "fp-1")
+        store.finish_run("run-1", 1, 0, 0)
+    published = snapshot_path(db).stat().st_mtime_ns
+    with Store(db) as store:
+        assert snapshot_path(db).stat().st_mtime_ns == published
+        store.write_analysis(analysis, "run-2", "fp-2")  # the first write of a session still publishes
+        assert snapshot_path(db).stat().st_mtime_ns != published
+
+
+def test_finishing_a_run_forgets_the_inputs_of_earlier_finished_runs_it_took_up(tmp_path):
+    with Store(tmp_path / "k.duckdb") as store:
+        store.begin_run("run-1", "v", "rules.v1", ["a"], {"a/1.json": "x", "a/2.json": "y"})
+        store.finish_inputs("run-1", {"a/1.json": "done", "a/2.json": "done"})
+        store.finish_run("run-1", 2, 0, 0)
+        store.begin_run("run-2", "v", "rules.v1", ["a"], {"a/1.json": "x", "a/2.json": "y"})
+        store.finish_inputs("run-2", {"a/1.json": "done"})
+        store.interrupt_run("run-2", "killed")                   # interrupted: its rows stay
+        store.begin_run("run-3", "v", "rules.v1", ["a/1.json"], {"a/1.json": "x"})
+        store.finish_inputs("run-3", {"a/1.json": "done"})
+        store.finish_run("run-3", 0, 1, 0)
+        assert store.con.execute("SELECT run_id, source_path FROM run_inputs ORDER BY ALL").fetchall() == [
+            ("run-1", "a/2.json"), ("run-2", "a/1.json"), ("run-2", "a/2.json"), ("run-3", "a/1.json")]
+
+
+def test_a_publish_that_fails_half_way_leaves_the_previous_snapshot_readable(tmp_path, analysis, other_analysis,
+                                                                             monkeypatch):
+    db = tmp_path / "k.duckdb"
+    store = Store(db, publish_interval_s=1e9).__enter__()
+    store.write_analysis(analysis, "run-1", "fp-1")   # published
+
+    def crash(source, target):
+        raise OSError("killed before the rename")
+
+    store.write_analysis(other_analysis, "run-1", "fp-2")  # not published (the interval)
+    monkeypatch.setattr(writer_module.os, "replace", crash)
+    with pytest.raises(OSError):
+        store.publish_snapshot(force=True)
+    with read_snapshot(db) as reader:  # the previous snapshot, whole
+        assert _counts(reader) == SALES_CHAT_COUNTS
+    assert list(tmp_path.glob(".k.snapshot.duckdb.*.tmp"))  # the copy that was never renamed
+    store.con.close()  # and the process dies
+    monkeypatch.undo()
+
+    with Store(db, publish_interval_s=1e9):  # no run, no interrupted run: the snapshot is still caught up
+        with read_snapshot(db) as reader:
+            assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (2,)
+    assert not list(tmp_path.glob(".*.tmp*"))
