@@ -167,6 +167,7 @@ def test_a_rep_sees_their_page_and_cannot_open_another_reps_call_by_url(board, b
     page = _log_in(browser, board, "wang.lei")
     page.get_by_role("heading", name="我的主页").wait_for()
     page.get_by_text("我的会话").wait_for()
+    page.locator("[data-testid='stDataFrame']").nth(1).wait_for()  # the leaderboard and the node table
     _wait_until_idle(page)
     _shot(page, "rep_my_page")
     others = _conversation_of(sample_db, rep="陈晨")  # another team's rep
@@ -181,6 +182,7 @@ def test_a_trainer_browses_the_objection_library_with_customers_masked(board, br
     _visit(page, f"{board}/objections", "trainer")
     page.get_by_role("heading", name="异议库").wait_for()
     page.get_by_text("最佳回应").first.wait_for()
+    page.locator("[data-testid='stPageLink']").first.wait_for()
     _wait_until_idle(page)
     _shot(page, "trainer_objection_library")
     page.close()
