@@ -406,6 +406,23 @@ def conversation_notes(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
     return _redact(viewer, frame, text_columns=("quote", "answer", "line"))
 
 
+ORIGINAL_TEXT_COLUMNS = ("conversation_id", "utterance_index", "speaker_name", "text", "original")
+
+
+def original_texts(viewer: Viewer, conversation_id: str) -> pd.DataFrame:
+    """The original text of each utterance that personal-data redaction changed before storing,
+    kept only when ``configs/privacy.yaml`` says ``keep_original: true``: ``original`` beside the
+    stored (redacted) ``text``, by utterance. Admins only: anyone else gets a PermissionError."""
+    if viewer.role != "admin":
+        raise PermissionError("only admins read the original texts of redacted utterances")
+    if not _has_table("utterance_originals"):  # a snapshot published before migration 007
+        return pd.DataFrame(columns=list(ORIGINAL_TEXT_COLUMNS))
+    return _scoped(viewer, conversation_id, """
+        SELECT o.conversation_id, o.utterance_index, u.speaker_name, u.text, o.text AS original
+        FROM utterance_originals o LEFT JOIN utterances u USING (conversation_id, utterance_index)
+        WHERE o.conversation_id = ? ORDER BY o.utterance_index""")
+
+
 # -- deals (业务路径) ------------------------------------------------------------------------
 def deals(viewer: Viewer) -> pd.DataFrame:
     """The viewer's deals: conversations, first and last contact, the latest stage and outcome,

@@ -256,6 +256,15 @@ _STRINGS: dict[str, dict[str, str]] = {
     "correction_submit": {"zh": "保存纠正", "en": "Save correction"},
     "correction_saved": {"zh": "已保存。", "en": "Saved."},
     "no_corrections": {"zh": "这个会话还没有人工纠正。", "en": "Nobody corrected this conversation yet."},
+    # original texts kept before redaction (configs/privacy.yaml keep_original: true), admins only
+    "original_texts": {"zh": "原文（仅管理员）", "en": "Original text (admins only)"},
+    "original_texts_help": {"zh": "这些话术在入库前做了个人信息脱敏；按 configs/privacy.yaml（keep_original: true）保留了原文，"
+                                  "只有管理员可见。",
+                            "en": "Personal data was redacted from these utterances before they were stored; their "
+                                  "original text is kept as configs/privacy.yaml says (keep_original: true) and only "
+                                  "admins see it."},
+    "original": {"zh": "原文", "en": "Original"},
+    "redacted": {"zh": "脱敏后", "en": "Redacted"},
     "dispute": {"zh": "申诉", "en": "Dispute"},
     "dispute_comment": {"zh": "对这个评分有异议？写下理由", "en": "Disagree with this score? Say why"},
     "dispute_submit": {"zh": "提交申诉", "en": "Submit dispute"},

@@ -6,6 +6,7 @@ conversation; the store writes what it returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from pipeline.events import Tagger, build_event_tree
@@ -42,12 +43,18 @@ def analyze(conversation: Conversation, sop: Sop, tagger: Tagger) -> Analysis:
     )
 
 
-def fingerprint(conversation: Conversation, sop: Sop, tagger: Tagger) -> str:
+def fingerprint(conversation: Conversation, sop: Sop, tagger: Tagger, privacy: Mapping | None = None) -> str:
     """What a stored analysis depends on. Equal fingerprints mean the stored rows are current.
 
     The source path is left out: the same conversation exported twice under different file
-    names is the same conversation.
+    names is the same conversation. ``privacy`` is the redaction the (already redacted)
+    conversation went through (:meth:`pipeline.privacy.PrivacyConfig.fingerprint`: mode, lang,
+    patterns, keep_original, never the salt), so changing it re-processes; None for results
+    stored before redaction existed.
     """
     record = asdict(conversation)
     record.pop("source_path")
-    return content_hash(record, sop.version, tagger.name, default_sentiment().version, PIPELINE_VERSION)
+    parts = [record, sop.version, tagger.name, default_sentiment().version, PIPELINE_VERSION]
+    if privacy is not None:
+        parts.append(dict(privacy))
+    return content_hash(*parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.settings import DEFAULT_DB, DEFAULT_REPS, DEFAULT_SOP
+from pipeline.settings import DEFAULT_DB, DEFAULT_PRIVACY, DEFAULT_REPS, DEFAULT_SOP
 
 
 def _locked(exc: BaseException) -> bool:
@@ -23,14 +23,15 @@ def _locked_message(db: str) -> str:
 def _run_flow(args: argparse.Namespace, paths: list[str]):
     """Run the ``process`` flow with the command's options; the summary, or an exit code."""
     from pipeline.flows import process  # imports Prefect: only when needed
+    from pipeline.privacy import RedactionConfigError
     from pipeline.sop import SopError
     from pipeline.transcribe.options import AsrOptions
 
     try:
         return process(paths=paths, sop_path=args.sop, db_path=args.db, manifest_path=args.manifest,
                        reps_path=args.reps, asr_options=AsrOptions(model=args.model, beam_size=args.beam_size),
-                       publish_interval_s=args.publish_interval)
-    except SopError as exc:
+                       publish_interval_s=args.publish_interval, privacy_path=args.privacy)
+    except (SopError, RedactionConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
@@ -286,14 +287,16 @@ def _reanalyze(args: argparse.Namespace, verb: str) -> int:
         store.begin_run(run_id, sop.version, tagger.name if tagger else "stored events", [verb])
         for conversation in list(store.stored_conversations()):
             current = tagger or StoredEvents(*store.stored_events(conversation.conversation_id))
-            stamp = fingerprint(conversation, sop, current)
+            # The stored text is already redacted: keep the privacy settings it was stored with.
+            privacy = store.stored_privacy(conversation.conversation_id)
+            stamp = fingerprint(conversation, sop, current, privacy)
             if store.stored_fingerprint(conversation.conversation_id) == stamp:
                 unchanged += 1
                 continue
             embedder = getattr(current, "embedder", None)
             if embedder:  # re-tagging never re-embeds a text embedded before
                 current.embedding_cache.update(store.cached_vectors(embedder, current.text_keys(conversation)))
-            store.write_analysis(analyze(conversation, sop, current), run_id, stamp)
+            store.write_analysis(analyze(conversation, sop, current), run_id, stamp, privacy=privacy)
             if embedder:
                 store.store_vectors(embedder, current.take_new_vectors())
             done += 1
@@ -406,6 +409,9 @@ def _flow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     parser.add_argument("--manifest", help="manifest file for all inputs (default: manifest.csv/.yaml in each folder)")
     parser.add_argument("--reps", default=str(DEFAULT_REPS), help="rep directory (default: %(default)s)")
+    parser.add_argument("--privacy", metavar="FILE",
+                        help=f"privacy config: how personal data is redacted before it is stored (default: "
+                        f"{DEFAULT_PRIVACY}; mask when it is missing; hash salt from $KEYNODE_REDACT_SALT)")
     parser.add_argument("--publish-interval", type=float, default=10.0, metavar="SECONDS",
                         help="publish the snapshot the board reads at most this often during the batch "
                         "(default: %(default)s)")

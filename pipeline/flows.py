@@ -1,9 +1,10 @@
 """Prefect orchestration: thin wrappers around the stages, and the one place that writes.
 
-``process`` reads every export (one task per file), analyses every conversation (one task
-per conversation, run concurrently), and hands the results to the single :class:`Store`
-writer in the flow's own thread. A file or conversation that fails is recorded in the
-``failures`` table with its file, stage and error, and the batch goes on.
+``process`` reads every export (one task per file), redacts the personal data of every
+conversation (``configs/privacy.yaml``), analyses it (one task per conversation, run
+concurrently), and hands the results to the single :class:`Store` writer in the flow's own
+thread. A file or conversation that fails is recorded in the ``failures`` table with its file,
+stage and error, and the batch goes on.
 
 Each run records the files it discovered (``run_inputs``: queued, then done or failed), so a
 run that was killed can be resumed by running it again: what was stored is skipped as
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.settings import DEFAULT_DB, DEFAULT_REPS, DEFAULT_SOP, configure_prefect
+from pipeline.settings import DEFAULT_DB, DEFAULT_PRIVACY, DEFAULT_REPS, DEFAULT_SOP, configure_prefect
 
 configure_prefect()
 
@@ -41,6 +42,7 @@ from pipeline.ingest import (  # noqa: E402
 )
 from pipeline.ingest.metadata import ManifestRow  # noqa: E402
 from pipeline.models import Analysis, Conversation  # noqa: E402
+from pipeline.privacy import load_privacy_config, redact_conversation  # noqa: E402
 from pipeline.sop import Sop, load_sop  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 from pipeline.store.snapshot import file_digest  # noqa: E402
@@ -134,15 +136,21 @@ def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Mani
 @flow(name="process")
 def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = str(DEFAULT_DB),
             manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS),
-            asr_options: AsrOptions = AsrOptions(), publish_interval_s: float = 10.0) -> RunSummary:
+            asr_options: AsrOptions = AsrOptions(), publish_interval_s: float = 10.0,
+            privacy_path: str | None = None) -> RunSummary:
     """Process conversation exports into the Keynode database.
 
-    Unchanged conversations (same content, metadata, SOP version and tagger) are skipped;
-    failures are recorded in the ``failures`` table and the batch continues. The snapshot
-    readers see is published at most every ``publish_interval_s`` seconds during the batch.
+    Unchanged conversations (same content, metadata, SOP version, tagger and privacy settings)
+    are skipped; failures are recorded in the ``failures`` table and the batch continues. The
+    snapshot readers see is published at most every ``publish_interval_s`` seconds during the
+    batch. ``privacy_path``: the privacy config (None: ``configs/privacy.yaml``, mask when it is
+    missing); the hash salt comes from ``$KEYNODE_REDACT_SALT``, never through a parameter
+    (Prefect records a flow's parameters).
     """
     logger = get_run_logger()
     sop = load_sop(sop_path)  # a broken SOP stops the run at once: every result would be wrong
+    # So does a broken privacy config: nothing may be stored unredacted by mistake.
+    privacy = load_privacy_config(privacy_path or DEFAULT_PRIVACY, required=privacy_path is not None)
     tagger = default_tagger()
     run_id = uuid.uuid4().hex[:12]
     summary = RunSummary(run_id=run_id)
@@ -154,6 +162,8 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
 
     with Store(db_path, publish_interval_s=publish_interval_s) as store:
         store.begin_run(run_id, sop.version, tagger.name, [str(p) for p in paths], digests)
+        if not privacy.keep_original and store.drop_originals():
+            logger.info("keep_original is false: deleted the original texts earlier runs kept")
         failed_inputs: set[str] = set()
 
         def fail(path: str, key: str | None, stage: str, error: BaseException) -> None:
@@ -199,7 +209,7 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                 """Write the analyses that are done (all of them when ``block``), in order: results
                 land while files are still being read, so a crash loses little."""
                 while waiting:
-                    path, conversation, stamp, future = waiting[0]
+                    path, conversation, stamp, originals, future = waiting[0]
                     wrapped = getattr(future, "wrapped_future", None)  # a concurrent.futures.Future
                     if not block and not (wrapped is not None and wrapped.done()):
                         return
@@ -213,7 +223,8 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                             store.finish_inputs(run_id, settled(path))
                         continue
                     # A file's last conversation settles the file in the same transaction.
-                    store.write_analysis(analysis, run_id, stamp, settled(path) if not outstanding[path] else None)
+                    store.write_analysis(analysis, run_id, stamp, settled(path) if not outstanding[path] else None,
+                                         originals=originals, privacy=privacy.fingerprint())
                     written.add(conversation.conversation_id)
                     summary.processed += 1
 
@@ -228,7 +239,12 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     fail(error.path, error.key, error.stage, error)
                     failed_inputs.add(str(path))
                 for conversation in result.conversations:
-                    stamp = fingerprint(conversation, sop, tagger)
+                    # Chats and transcribed calls alike: personal data is redacted before anything
+                    # is derived from the text or stored (docs/architecture.md, "Personal data").
+                    conversation, originals = redact_conversation(conversation, privacy.redaction)
+                    if not privacy.keep_original:
+                        originals = {}
+                    stamp = fingerprint(conversation, sop, tagger, privacy.fingerprint())
                     # Skipped when stored before this run (the same conversation exported twice
                     # in one batch is written twice, whatever the timing of the writes).
                     if (conversation.conversation_id not in written
@@ -239,7 +255,7 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     embedder = getattr(tagger, "embedder", None)
                     if embedder:  # vectors of texts seen in earlier runs: never embedded twice
                         tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
-                    waiting.append((str(path), conversation, stamp,
+                    waiting.append((str(path), conversation, stamp, originals,
                                     analyze_conversation.submit(conversation, sop_path)))
                     outstanding[str(path)] = outstanding.get(str(path), 0) + 1
                 if str(path) not in outstanding:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEFAULT_SOP = Path("configs/sop.yaml")
 DEFAULT_REPS = Path("configs/reps.yaml")
+DEFAULT_PRIVACY = Path("configs/privacy.yaml")
 DEFAULT_DB = Path("data/keynode.duckdb")
 # Everything Keynode keeps on its own (Prefect's home and temporary server database) stays in
 # the project's ignored `.keynode/` folder, never in the user's home.

@@ -108,6 +108,17 @@ with transcript_column:
         components.html(f"""<script>const target = window.parent.document.getElementById("u-{int(focus)}");
                             if (target) target.scrollIntoView({{block: "center"}});</script>""", height=0)
 
+if viewer.role == "admin":  # texts before redaction, kept only with keep_original: true (configs/privacy.yaml)
+    originals = data.original_texts(viewer, chosen)
+    if not originals.empty:
+        with st.expander(t("original_texts")):
+            st.caption(t("original_texts_help"))
+            st.dataframe(originals[["utterance_index", "speaker_name", "original", "text"]], hide_index=True,
+                         key="original_texts", column_config={
+                             "utterance_index": "#", "speaker_name": t("speaker"),
+                             "original": st.column_config.TextColumn(t("original"), width="large"),
+                             "text": st.column_config.TextColumn(t("redacted"), width="large")})
+
 scores_tab, notes_tab, metrics_tab, evidence_tab, corrections_tab = st.tabs(
     [t("node_scores"), t("notes"), t("metrics"), t("evidence"), t("corrections")])
 

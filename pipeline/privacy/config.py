@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pipeline.privacy.kinds import KINDS, LANGUAGES, REDACTION_MODES
@@ -61,7 +61,7 @@ class RedactionConfig:
     mode: str = "mask"
     lang: str = "zh"
     patterns: tuple[tuple[str, str, str | None], ...] = ()
-    salt: str = ""
+    salt: str = field(default="", repr=False)  # a secret: never in a log line or an error message
 
     def __post_init__(self) -> None:
         if self.mode not in REDACTION_MODES:

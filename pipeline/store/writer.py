@@ -220,11 +220,17 @@ class Store:
         return row[0] if row else None
 
     def write_analysis(self, analysis: Analysis, run_id: str, fingerprint: str,
-                       input_states: Mapping[str, str] | None = None) -> None:
+                       input_states: Mapping[str, str] | None = None, *,
+                       originals: Mapping[int, str] | None = None, privacy: Mapping | None = None) -> None:
         """Replace every row of one conversation atomically. In the same transaction: resolve
         the earlier failures of its source, count it in its run, and set ``input_states``
         (:meth:`finish_inputs`; the flow passes its file's state with its last conversation), so a
-        crash never leaves a conversation stored but its file pending, or the reverse."""
+        crash never leaves a conversation stored but its file pending, or the reverse.
+
+        ``originals`` (utterance index → text before redaction, :func:`pipeline.privacy.redact_conversation`)
+        replace the conversation's ``utterance_originals`` rows (empty: none kept); None leaves
+        them as they are (re-tagging stored text). ``privacy`` is the redaction the conversation
+        went through (part of ``fingerprint``), stored so re-tagging can compute the same one."""
         conversation = analysis.conversation
         cid = conversation.conversation_id
         meta = conversation.meta
@@ -247,7 +253,12 @@ class Store:
                 "processed_at": datetime.now(),
                 "transcript": json.dumps(asdict(conversation.transcript), ensure_ascii=False)
                 if conversation.transcript else None,
+                "privacy": json.dumps(privacy, ensure_ascii=False) if privacy is not None else None,
             }])
+            if originals is not None:
+                con.execute("DELETE FROM utterance_originals WHERE conversation_id = ?", [cid])
+                _insert(con, "utterance_originals", [{"conversation_id": cid, "utterance_index": index,
+                                                      "text": text} for index, text in sorted(originals.items())])
             _insert(con, "utterances", [{
                 "conversation_id": cid, "utterance_index": u.index, "speaker_role": u.speaker_role,
                 "speaker_name": u.speaker_name, "start_s": u.start_s, "end_s": u.end_s, "text": u.text,
@@ -301,6 +312,18 @@ class Store:
             con.execute("ROLLBACK")
             raise
         self.publish_snapshot()
+
+    def stored_privacy(self, conversation_id: str) -> dict | None:
+        """The privacy settings a stored conversation was redacted with (None: stored before
+        redaction existed, or not stored)."""
+        row = self.con.execute("SELECT privacy FROM conversations WHERE conversation_id = ?",
+                               [conversation_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def drop_originals(self) -> int:
+        """Delete every kept original text (``keep_original: false`` keeps none anywhere);
+        returns how many there were."""
+        return self.con.execute("DELETE FROM utterance_originals").fetchone()[0]
 
     def stored_conversations(self) -> Iterator[Conversation]:
         """Every stored conversation rebuilt as a record (for re-tagging and re-scoring

@@ -67,6 +67,25 @@ def chat_db(tmp_path, make_conversation) -> Callable[..., Path]:
     return build
 
 
+@pytest.fixture
+def originals_db(tmp_path, make_conversation) -> tuple[Path, str]:
+    """A database holding one chat of 华东一组 redacted before storing with its original texts
+    kept (keep_original: true), and the chat's id."""
+    from pipeline.privacy import PrivacyConfig, redact_conversation
+
+    db = tmp_path / "keynode.duckdb"
+    sop, tagger, privacy = load_sop(ROOT / "configs" / "sop.yaml"), RuleTagger(), PrivacyConfig(keep_original=True)
+    chat, originals = redact_conversation(make_conversation(
+        [("rep", "您好，我是云启科技的王磊"), ("customer", "我手机13812345678，邮箱zhang.san@qq.com")],
+        team="华东一组", rep="王磊"), privacy.redaction)
+    with Store(db) as store:
+        store.begin_run("test", sop.version, tagger.name, ["test"])
+        store.write_analysis(analyze(chat, sop, tagger), "test", fingerprint(chat, sop, tagger, privacy.fingerprint()),
+                             originals=originals, privacy=privacy.fingerprint())
+        store.finish_run("test", 1, 0, 0)
+    return db, chat.conversation_id
+
+
 #: The demo accounts of configs/users.yaml, one per role (and a second rep and manager).
 _VIEWERS = {
     "admin": Viewer("admin", "管理员", "admin"),

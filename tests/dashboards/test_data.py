@@ -113,3 +113,21 @@ def test_actions_check_the_role_and_the_conversation(board_db, viewers):
     with pytest.raises(PermissionError):
         data.access_log(viewers["manager"])
     assert isinstance(data.access_log(viewers["admin"]), pd.DataFrame)
+
+
+# -- original texts kept before redaction (configs/privacy.yaml keep_original: true) -------------
+@pytest.mark.parametrize("role", ["manager", "trainer", "rep"])
+def test_only_admins_read_the_original_texts(originals_db, monkeypatch, viewers, role):
+    db, conversation_id = originals_db
+    monkeypatch.setenv("KEYNODE_DB", str(db))
+    with pytest.raises(PermissionError):
+        data.original_texts(viewers[role], conversation_id)
+    rows = data.original_texts(viewers["admin"], conversation_id)
+    assert list(rows.columns) == list(data.ORIGINAL_TEXT_COLUMNS)
+    assert rows[["utterance_index", "text", "original"]].values.tolist() == [
+        [1, "我手机[手机号]，邮箱[邮箱]", "我手机13812345678，邮箱zhang.san@qq.com"]]
+    assert data.original_texts(viewers["admin"], "no-such-conversation").empty
+
+
+def test_original_texts_are_empty_on_a_snapshot_from_before_migration_7(board_db, viewers):
+    assert data.original_texts(viewers["admin"], _conversation_of(board_db, "王磊")).empty

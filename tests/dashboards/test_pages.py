@@ -226,6 +226,20 @@ def test_conversation_page_explains_notes_and_metrics_missing_from_an_older_snap
     assert any(info.startswith("这个会话还没有指标") for info in infos)
 
 
+@pytest.mark.parametrize(("lang", "label"), [("zh", "原文（仅管理员）"), ("en", "Original text (admins only)")])
+def test_an_admin_sees_the_original_texts_kept_before_redaction(originals_db, open_page, viewers, lang, label):
+    db, conversation_id = originals_db
+    app = open_page("conversation", db, lang=lang, id=conversation_id)
+    (expander,) = [e for e in app.expander if e.label == label]
+    table = expander.dataframe[0].value
+    assert table["original"].tolist() == ["我手机13812345678，邮箱zhang.san@qq.com"]
+    assert table["text"].tolist() == ["我手机[手机号]，邮箱[邮箱]"]
+    manager = open_page("conversation", db, lang=lang, viewer=viewers["manager"], id=conversation_id)
+    assert not [e for e in manager.expander if e.label == label]
+    shown = " ".join([t.value for t in manager.text] + [m.value for m in manager.markdown])
+    assert "我手机[手机号]" in shown and "13812345678" not in shown
+
+
 def test_a_call_recording_plays_from_a_key_event(sample_db, open_page):
     with duckdb.connect(str(snapshot_path(sample_db)), read_only=True) as con:
         (wanted,) = con.execute("SELECT conversation_id FROM conversations WHERE source_format = 'audio'").fetchone()

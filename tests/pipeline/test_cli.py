@@ -73,6 +73,20 @@ def test_process_with_a_broken_sop_exits_2(prefect_harness, tmp_path, samples_di
     assert not db.exists()
 
 
+def test_process_with_hash_privacy_and_no_salt_exits_2_before_writing(prefect_harness, tmp_path, samples_dir,
+                                                                       sop_path, reps_path, capsys, monkeypatch):
+    monkeypatch.delenv("KEYNODE_REDACT_SALT", raising=False)
+    privacy = tmp_path / "privacy.yaml"
+    privacy.write_text("mode: hash\n", encoding="utf-8")
+    db = tmp_path / "keynode.duckdb"
+    assert main(["process", str(samples_dir / "calls_transcripts.csv"), "--db", str(db), "--sop", str(sop_path),
+                 "--reps", str(reps_path), "--privacy", str(privacy)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"error: {privacy}: mode is hash but the environment variable KEYNODE_REDACT_SALT is not set")
+    assert not db.exists()
+
+
 def _processed_samples(tmp_path, samples_dir, sop_path, reps_path):
     """A database holding the 26 text samples, processed with the rule tagger."""
     folder = tmp_path / "samples"

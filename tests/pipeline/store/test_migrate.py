@@ -14,7 +14,7 @@ migrate_module = importlib.import_module("pipeline.store.migrate")
 
 TABLES = ["conversation_metrics", "conversation_notes", "conversation_scores", "conversations", "corrections",
           "embeddings", "event_tree", "failures", "key_events", "node_score_history", "node_scores", "run_inputs", "runs",
-          "schema_migrations", "utterances"]
+          "schema_migrations", "utterance_originals", "utterances"]
 
 
 def _tables(con) -> list[str]:
@@ -37,15 +37,15 @@ def con(tmp_path):
 def test_bundled_migrations_are_numbered_in_order():
     assert [(version, name) for version, name, _sql in migrate_module.available_migrations()] == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals")]
 
 
 def test_blank_database_gets_every_table(con):
-    assert migrate(con) == [1, 2, 3, 4, 5, 6]
+    assert migrate(con) == [1, 2, 3, 4, 5, 6, 7]
     assert _tables(con) == TABLES
     assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall() == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals")]
 
 
 def test_columns_of_the_conversation_tables(con):
@@ -58,11 +58,15 @@ def test_columns_of_the_conversation_tables(con):
         ("utterance_count", "INTEGER"), ("duration_s", "DOUBLE"), ("fingerprint", "VARCHAR"),
         ("sop_version", "VARCHAR"), ("tagger", "VARCHAR"), ("run_id", "VARCHAR"),
         ("processed_at", "TIMESTAMP"), ("transcript", "JSON"),   # transcript: migration 002
+        ("privacy", "JSON"),                                     # migration 007
     ]
     assert _columns(con, "utterances") == [
         ("conversation_id", "VARCHAR"), ("utterance_index", "INTEGER"), ("speaker_role", "VARCHAR"),
         ("speaker_name", "VARCHAR"), ("start_s", "DOUBLE"), ("end_s", "DOUBLE"), ("text", "VARCHAR"),
         ("text_normalized", "VARCHAR"), ("role_confidence", "DOUBLE"), ("words", "JSON"),
+    ]
+    assert _columns(con, "utterance_originals") == [
+        ("conversation_id", "VARCHAR"), ("utterance_index", "INTEGER"), ("text", "VARCHAR"),
     ]
     assert _columns(con, "key_events") == [
         ("conversation_id", "VARCHAR"), ("utterance_index", "INTEGER"), ("node_id", "VARCHAR"),
@@ -98,7 +102,7 @@ def test_migrating_twice_is_a_no_op(con):
     before = {table: _columns(con, table) for table in TABLES}
     assert migrate(con) == []
     assert {table: _columns(con, table) for table in TABLES} == before
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (6,)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (7,)
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
 
 
@@ -109,4 +113,4 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(con, monkeypatch):
     with pytest.raises(duckdb.CatalogException):
         migrate(con)
     assert "half_done" not in _tables(con)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (6,)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (7,)
