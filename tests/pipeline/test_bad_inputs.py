@@ -138,6 +138,8 @@ STORED: dict[tuple[str, str | None], tuple[str, str | None, int]] = {
     ("only_rep.txt", None): ("wechat", "张敏", 3),
     ("duplicate_b (copy).txt", None): ("wechat", "王磊", 4),   # and duplicate_a.txt: one conversation
     ("ragged_row.csv", "call-ok"): ("csv", "王磊", 3),
+    ("renamed_columns.csv", "renamed-1"): ("csv", "陈晨", 3),          # Chinese column names and role values
+    ("客户 导出 2024/微信 聊天 记录.txt", None): ("wechat", "刘洋", 3),  # spaces and Chinese in the path
     ("broken_line.jsonl", "web-ok-1"): ("jsonl", "Emily Carter", 2),
     ("broken_line.jsonl", "web-ok-2"): ("jsonl", "David Lin", 2),
     ("huge_line.txt", None): ("wechat", "王磊", 3),
@@ -206,11 +208,11 @@ def test_the_corpus_has_at_least_24_kinds():
 
 def test_exit_code_and_run_counts(batch):
     failed = len(_expected_failures())
-    # 14 conversations analysed and written: the 13 stored, the duplicate written twice.
+    # 16 conversations analysed and written: the 15 stored, the duplicate written twice.
     assert batch.exit_code == 1
-    assert batch.runs == [(14, 0, failed)]
+    assert batch.runs == [(16, 0, failed)]
     lines = batch.output.splitlines()
-    assert re.fullmatch(rf"run [0-9a-f]{{12}}: 14 processed, 0 skipped unchanged, {failed} failed", lines[0])
+    assert re.fullmatch(rf"run [0-9a-f]{{12}}: 16 processed, 0 skipped unchanged, {failed} failed", lines[0])
     assert len([line for line in lines if line.startswith("  FAILED ")]) == failed
 
 
