@@ -336,9 +336,11 @@ def test_a_reps_search_only_finds_their_own_conversations(sample_db, open_page, 
 
 def test_the_search_exports_its_hits_as_csv(sample_db, open_page):
     app = open_page("search", sample_db)
+    assert not app.get("download_button")  # nothing to export before a search
     app.text_input(key="search_text").input("太贵").run()
-    export = app.get("download_button")
-    assert len(export) == 1
+    assert len(app.get("download_button")) == 1
+    app.text_input(key="search_text").input("没有这句话的任何会话").run()
+    assert not app.get("download_button") and app.info[0].value == "没有匹配的话术。"
 
 
 def test_the_deal_path_lists_a_deals_conversations_in_order_with_their_nodes(sample_db, open_page):
