@@ -62,11 +62,14 @@ def _retry_failed(args: argparse.Namespace) -> int:
     through are skipped as unchanged); 0 when none of them fails any more."""
     import duckdb
 
-    from pipeline.store import Store, read_snapshot
+    from pipeline.store import CONFIG_STAGE, Store, read_snapshot
 
     try:
         with Store(args.db) as store:  # not the snapshot: it may predate a crash
             failures = store.unresolved_failures()
+            # A broken sop.yaml or privacy.yaml stopped a whole batch: retry that batch.
+            stopped_batches = {f["run_id"]: store.run_inputs(f["run_id"])
+                               for f in failures if f["stage"] == CONFIG_STAGE}
     except duckdb.IOException as exc:
         if _locked(exc):
             print(_locked_message(args.db), file=sys.stderr)
@@ -75,21 +78,32 @@ def _retry_failed(args: argparse.Namespace) -> int:
     if not failures:
         print("nothing to retry: no unresolved failures")
         return 0
-    paths = sorted({failure["source_path"] for failure in failures})
-    print(f"retrying {len(paths)} file{'s' if len(paths) != 1 else ''} with unresolved failures:")
-    for path, key, stage in dict.fromkeys((f["source_path"], f["source_key"], f["stage"]) for f in failures):
-        print(f"  {path}{f' [{key}]' if key else ''} ({stage})")
+    paths = sorted({failure["source_path"] for failure in failures if failure["stage"] != CONFIG_STAGE}
+                   | {path for inputs in stopped_batches.values() for path in inputs})
+    noun = "path" if stopped_batches else "file"  # a stopped batch may have been given folders
+    print(f"retrying {len(paths)} {noun}{'s' if len(paths) != 1 else ''} with unresolved failures:")
+    listed = []  # a failure repeated by several runs is listed once
+    for failure in failures:
+        path, key, stage = failure["source_path"], failure["source_key"], failure["stage"]
+        if stage == CONFIG_STAGE:
+            listed.append(f"  {path} ({stage}): it stopped the batch {' '.join(stopped_batches[failure['run_id']])}")
+        else:
+            listed.append(f"  {path}{f' [{key}]' if key else ''} ({stage})")
+    print("\n".join(dict.fromkeys(listed)))
     summary = _run_flow(args, paths)
     if isinstance(summary, int):
         return summary
     _print_summary(summary)
     with read_snapshot(args.db) as con:  # published when the run closed the database
-        marks = ", ".join("?" for _ in paths)
-        still = con.execute(f"SELECT DISTINCT source_path, source_key, stage, message FROM failures "
-                            f"WHERE resolved_at IS NULL AND source_path IN ({marks}) "
-                            f"ORDER BY source_path, source_key NULLS FIRST", paths).fetchall()
+        # A retried path is a file, or a folder a stopped batch was given: its files' failures count.
+        still = con.execute("""SELECT DISTINCT source_path, source_key, stage, message FROM failures
+                               WHERE resolved_at IS NULL AND (source_path IN (SELECT unnest(?::VARCHAR[]))
+                                     OR EXISTS (SELECT 1 FROM unnest(?::VARCHAR[]) AS p(folder)
+                                                WHERE starts_with(source_path, rtrim(folder, '/') || '/')))
+                               ORDER BY source_path, source_key NULLS FIRST""", [paths, paths]).fetchall()
     failing = {path for path, *_ in still}
-    fixed = [path for path in paths if path not in failing]
+    fixed = [path for path in paths
+             if path not in failing and not any(f.startswith(path.rstrip("/") + "/") for f in failing)]
     if fixed:
         print("now succeeding: " + ", ".join(fixed))
     for path, key, stage, message in still:

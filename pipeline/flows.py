@@ -42,9 +42,9 @@ from pipeline.ingest import (  # noqa: E402
 )
 from pipeline.ingest.metadata import ManifestRow  # noqa: E402
 from pipeline.models import Analysis, Conversation  # noqa: E402
-from pipeline.privacy import load_privacy_config, redact_conversation  # noqa: E402
-from pipeline.sop import Sop, load_sop  # noqa: E402
-from pipeline.store import Store  # noqa: E402
+from pipeline.privacy import RedactionConfigError, load_privacy_config, redact_conversation  # noqa: E402
+from pipeline.sop import Sop, SopError, load_sop  # noqa: E402
+from pipeline.store import CONFIG_STAGE, Store  # noqa: E402
 from pipeline.store.snapshot import file_digest  # noqa: E402
 from pipeline.transcribe.options import AsrOptions  # noqa: E402
 
@@ -133,6 +133,20 @@ def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Mani
     return by_folder, errors
 
 
+def _record_config_failure(db_path: str, run_id: str, paths: list[str], digests: dict[str, str | None],
+                           config_path: str, error: Exception) -> None:
+    """A configuration that cannot be loaded stops the run before any file is read. Record the
+    run with the files it would have processed (``keynode status`` counts them pending) and the
+    failure against the configuration file (listed on the board's overview; ``keynode
+    retry-failed`` reruns the batch once the file is fixed, and the next run that loads its
+    configuration resolves it)."""
+    with Store(db_path) as store:
+        store.begin_run(run_id, "(not loaded)", "(not loaded)", [str(p) for p in paths], digests)
+        store.resolve_config_failures(run_id)  # superseded: this stop is the one to fix and retry
+        store.record_failure(run_id, str(config_path), None, CONFIG_STAGE, type(error).__name__, str(error))
+        store.interrupt_run(run_id, f"stopped before reading any file: {config_path} cannot be used")
+
+
 @flow(name="process")
 def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = str(DEFAULT_DB),
             manifest_path: str | None = None, reps_path: str | None = str(DEFAULT_REPS),
@@ -148,20 +162,26 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
     (Prefect records a flow's parameters).
     """
     logger = get_run_logger()
-    sop = load_sop(sop_path)  # a broken SOP stops the run at once: every result would be wrong
-    # So does a broken privacy config: nothing may be stored unredacted by mistake.
-    privacy = load_privacy_config(privacy_path or DEFAULT_PRIVACY, required=privacy_path is not None)
-    tagger = default_tagger()
     run_id = uuid.uuid4().hex[:12]
     summary = RunSummary(run_id=run_id)
     files = discover(paths)
+    digests = {str(path): file_digest(path) for path in files}  # what each input held when discovered
+    config_path = sop_path
+    try:
+        sop = load_sop(sop_path)  # a broken SOP stops the run at once: every result would be wrong
+        # So does a broken privacy config: nothing may be stored unredacted by mistake.
+        config_path = privacy_path or str(DEFAULT_PRIVACY)
+        privacy = load_privacy_config(privacy_path or DEFAULT_PRIVACY, required=privacy_path is not None)
+    except (SopError, RedactionConfigError) as exc:
+        _record_config_failure(db_path, run_id, paths, digests, config_path, exc)
+        raise
+    tagger = default_tagger()
     manifests, manifest_errors = _manifests(files, manifest_path)
     logger.info("run %s: %d files, SOP %s, tagger %s", run_id, len(files), sop.version, tagger.name)
 
-    digests = {str(path): file_digest(path) for path in files}  # what each input held when discovered
-
     with Store(db_path, publish_interval_s=publish_interval_s) as store:
         store.begin_run(run_id, sop.version, tagger.name, [str(p) for p in paths], digests)
+        store.resolve_config_failures(run_id)  # the configuration loads again: runs are no longer stopped
         if not privacy.keep_original and store.drop_originals():
             logger.info("keep_original is false: deleted the original texts earlier runs kept")
         failed_inputs: set[str] = set()

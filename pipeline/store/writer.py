@@ -43,6 +43,9 @@ from pipeline.text import normalize
 log = logging.getLogger(__name__)
 
 # Child tables first: they are deleted before, and inserted after, the conversation row.
+#: ``failures.stage`` of a configuration file (sop.yaml, privacy.yaml) that stopped a run.
+CONFIG_STAGE = "config"
+
 _CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores",
                         "conversation_metrics", "conversation_notes")
 
@@ -433,6 +436,17 @@ class Store:
             "UPDATE failures SET resolved_at = now() WHERE resolved_at IS NULL AND source_path = ? "
             "AND (source_key IS NULL OR source_key = ?) AND run_id IS DISTINCT FROM ?",
             [source_path, source_key, run_id])
+
+    def resolve_config_failures(self, run_id: str) -> None:
+        """Mark the configuration failures of earlier runs resolved: run ``run_id`` loaded its
+        configuration, so runs are no longer stopped."""
+        self.con.execute("UPDATE failures SET resolved_at = now() WHERE resolved_at IS NULL AND stage = ? "
+                         "AND run_id <> ?", [CONFIG_STAGE, run_id])
+
+    def run_inputs(self, run_id: str) -> list[str]:
+        """The paths a run was given (what ``keynode process`` was called with)."""
+        row = self.con.execute("SELECT inputs FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return list(row[0]) if row and row[0] else []
 
     def unresolved_failures(self) -> list[dict]:
         """Failures no later success resolved, oldest first (what ``keynode retry-failed`` retries)."""

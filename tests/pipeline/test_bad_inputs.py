@@ -319,3 +319,44 @@ def test_every_kind_is_in_the_formats_table():
     expected.update({"duplicate_a.txt": "stored once", "duplicate_b (copy).txt": "stored once",
                      "loop_folder": "ignored"})
     assert documented == expected
+
+
+# -- a file without read permission, even on a machine that runs the tests as root ------------
+
+def _without_root_privileges() -> list[str]:
+    """A command prefix that runs a program as an ordinary process would, or skip: root reads a
+    file without read permission through the DAC capabilities, which `setpriv` drops."""
+    if not AS_ROOT:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop the capability to read anything")
+    dropped = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={dropped}", f"--inh-caps={dropped}"]
+
+
+def test_an_unreadable_file_fails_with_the_fix_and_the_rest_is_stored(prefect_harness, tmp_path, samples_dir,
+                                                                      sop_path, reps_path):
+    import subprocess
+
+    from prefect.settings import PREFECT_API_URL
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(samples_dir / GOOD_SAMPLES[0], folder)
+    unreadable = folder / "unreadable.txt"
+    shutil.copy(samples_dir / GOOD_SAMPLES[0], unreadable)
+    unreadable.chmod(0)
+    db = tmp_path / "keynode.duckdb"
+    environment = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}  # the harness's server
+    finished = subprocess.run([*_without_root_privileges(), sys.executable, "-m", "pipeline", "process", str(folder),
+                               "--db", str(db), "--sop", str(sop_path), "--reps", str(reps_path)],
+                              capture_output=True, text=True, env=environment, timeout=300)
+    assert finished.returncode == 1, finished.stderr[-2000:]
+    key, stage, message = FAILED["unreadable.txt"]
+    assert f"  FAILED {unreadable} ({stage}): {message.format(path=unreadable)}" in finished.stdout.splitlines()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT source_path, stage, message FROM failures").fetchall() == [
+            (str(unreadable), stage, message.format(path=unreadable))]
+        assert con.execute("SELECT source_path FROM conversations").fetchall() == [
+            (str(folder / GOOD_SAMPLES[0]),)]

@@ -61,19 +61,57 @@ def test_process_then_status(prefect_harness, tmp_path, samples_dir, sop_path, r
     assert re.fullmatch(r"run [0-9a-f]{12}: 0 processed, 5 skipped unchanged, 0 failed\n", capsys.readouterr().out)
 
 
-def test_process_with_a_broken_sop_exits_2(prefect_harness, tmp_path, samples_dir, reps_path, capsys):
+def test_a_broken_sop_stops_the_batch_is_recorded_and_retry_failed_runs_it_once_fixed(
+        prefect_harness, tmp_path, samples_dir, sop_path, reps_path, capsys):
+    from pipeline.store import read_snapshot
+
     sop_file = tmp_path / "sop.yaml"
     sop_file.write_text("version: [unclosed\n", encoding="utf-8")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    shutil.copy(samples_dir / "calls_transcripts.csv", exports)
     db = tmp_path / "keynode.duckdb"
-    assert main(["process", str(samples_dir / "calls_transcripts.csv"), "--db", str(db), "--sop", str(sop_file),
-                 "--reps", str(reps_path)]) == 2
+    options = ["--db", str(db), "--sop", str(sop_file), "--reps", str(reps_path)]
+    assert main(["process", str(exports), *options]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"error: {sop_file}: invalid YAML at line 2")
-    assert not db.exists()
+
+    # Nothing analysed with a broken SOP; the stop is a failure the board lists, the batch pending.
+    with read_snapshot(db) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+        assert con.execute("SELECT source_path, stage, error_type, starts_with(message, ?) FROM failures",
+                           [f"{sop_file}: invalid YAML at line 2"]).fetchall() == [
+            (str(sop_file), "config", "SopError", True)]
+        assert con.execute("SELECT interrupted_reason FROM runs").fetchall() == [
+            (f"stopped before reading any file: {sop_file} cannot be used",)]
+    assert main(["status", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "conversations stored: 0", "unresolved failures: 1", "pending inputs: 1"]
+
+    # Still broken: retry-failed stops the same way, and adds no second failure for it.
+    assert main(["retry-failed", *options]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["retrying 1 path with unresolved failures:",
+                                f"  {sop_file} (config): it stopped the batch {exports}"]
+    assert err.startswith(f"error: {sop_file}: invalid YAML")
+
+    # Fixed: retry-failed runs the stopped batch, and the failure is resolved.
+    shutil.copy(sop_path, sop_file)
+    assert main(["retry-failed", *options]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"run \w+: 5 processed, 0 skipped unchanged, 0 failed", out[2])
+    assert out[3:] == [f"now succeeding: {exports}"]
+    with read_snapshot(db) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (5,)
+        assert con.execute("SELECT count(*) FROM failures WHERE resolved_at IS NULL").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM failures").fetchone() == (2,)  # one per stopped run, both resolved
+    assert main(["status", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "conversations stored: 5", "unresolved failures: 0", "pending inputs: 0"]
 
 
-def test_process_with_hash_privacy_and_no_salt_exits_2_before_writing(prefect_harness, tmp_path, samples_dir,
+def test_process_with_hash_privacy_and_no_salt_exits_2_before_storing_any_text(prefect_harness, tmp_path, samples_dir,
                                                                        sop_path, reps_path, capsys, monkeypatch):
     monkeypatch.delenv("KEYNODE_REDACT_SALT", raising=False)
     privacy = tmp_path / "privacy.yaml"
@@ -84,7 +122,12 @@ def test_process_with_hash_privacy_and_no_salt_exits_2_before_writing(prefect_ha
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"error: {privacy}: mode is hash but the environment variable KEYNODE_REDACT_SALT is not set")
-    assert not db.exists()
+    from pipeline.store import read_snapshot
+
+    with read_snapshot(db) as con:  # nothing stored unredacted: the stop itself is recorded
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+        assert con.execute("SELECT source_path, stage, error_type FROM failures").fetchall() == [
+            (str(privacy), "config", "RedactionConfigError")]
 
 
 def _processed_samples(tmp_path, samples_dir, sop_path, reps_path):
