@@ -131,6 +131,8 @@ def load_redaction_config(mapping: Mapping | None) -> RedactionConfig:
                 raise RedactionConfigError(f"{where}: {key!r} is missing or not text")
         patterns.append((raw["kind"], raw["regex"], raw.get("mask")))
     values = {key: mapping[key] for key in ("mode", "lang", "salt") if mapping.get(key) is not None}
+    if values.get("mode") is False:  # YAML 1.1 reads an unquoted `mode: off` as false
+        values["mode"] = "off"
     for key, value in values.items():
         if not isinstance(value, str):
             raise RedactionConfigError(f"redaction config: {key} must be text, not {type(value).__name__}")

@@ -128,9 +128,12 @@ def transcribe_channels(path: Path, info: AudioInfo, model: ModelLocation, optio
         # The first channel's language decides the second's: one call, one language.
         results.append(transcribe_channel(whisper, array, language or (results[0]["language"] if results else None),
                                           options, f"{path.name} [{number}/{len(arrays)}]"))
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Transcripts are unredacted (redaction comes later, with the conversation): as private as
+    # the recordings, so readable by the owner only.
+    cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(results, ensure_ascii=False))
     os.replace(temporary, cache_file)
     return results
 

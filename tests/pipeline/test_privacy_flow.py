@@ -4,6 +4,7 @@ chat holding a mobile number and an e-mail address, with keep_original true and 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -88,3 +89,52 @@ def test_a_chat_is_stored_masked_and_its_original_only_where_the_config_says(pre
 
     # Unchanged settings: skipped as unchanged (the id is the original content's).
     assert (_process(chat_folder, db, drop, sop_path, reps_path).skipped, ) == (1, )
+
+
+SPOKEN_NUMBER = "five five five two one two three four five six"  # (555) 212-3456, read out
+
+
+def test_a_number_read_out_in_a_call_is_masked_in_the_text_and_the_word_timestamps(prefect_harness, tmp_path,
+                                                                                     monkeypatch, sop_path,
+                                                                                     reps_path):
+    """A real stereo recording, transcribed once; then its cached transcript gets the customer
+    reading out a phone number, one word per digit (as Whisper writes it), and the call is
+    processed again: the number is gone from the text and every word token, the words keep
+    their timestamps, and the mask sits on the first digit's word."""
+    cache = tmp_path / "transcripts"
+    monkeypatch.setenv("KEYNODE_TRANSCRIPT_CACHE", str(cache))
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "audio" / "en_stereo_2spk.wav", folder / "call.wav")
+    (folder / "manifest.csv").write_text(
+        "file,language,rep,customer,rep_channel\ncall.wav,en,Emily Carter,Sam,right\n", encoding="utf-8")
+    off = tmp_path / "off.yaml"
+    off.write_text("mode: off\n", encoding="utf-8")
+    assert _process(folder, tmp_path / "first.duckdb", off, sop_path, reps_path).processed == 1
+
+    [cached] = cache.glob("*.json")
+    assert cached.stat().st_mode & 0o777 == 0o600  # an unredacted transcript: the owner's only
+    channels = json.loads(cached.read_text(encoding="utf-8"))
+    customer_words = channels[0]["words"]  # left channel: the rep speaks on the right
+    start_s = customer_words[-1]["end_s"] + 0.4
+    spoken = [f" {word}" for word in f"my number is {SPOKEN_NUMBER}".split()]
+    added = [{"start_s": round(start_s + 0.3 * i, 2), "end_s": round(start_s + 0.3 * i + 0.25, 2), "text": word,
+              "probability": 0.9} for i, word in enumerate(spoken)]
+    customer_words += added
+    cached.write_text(json.dumps(channels, ensure_ascii=False), encoding="utf-8")
+
+    db = tmp_path / "k.duckdb"
+    mask = tmp_path / "mask.yaml"
+    mask.write_text("mode: mask\nlang: auto\nkeep_original: true\n", encoding="utf-8")
+    assert _process(folder, db, mask, sop_path, reps_path).processed == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        text, words = con.execute("SELECT text, words FROM utterances WHERE speaker_role = 'customer' "
+                                  "ORDER BY utterance_index DESC LIMIT 1").fetchone()
+        [(original,)] = con.execute("SELECT text FROM utterance_originals").fetchall()
+    assert text.endswith("my number is [PHONE]")
+    assert original.endswith(f"my number is {SPOKEN_NUMBER}")
+    tail = json.loads(words)[-len(added):]
+    assert [word[2] for word in tail] == [" my", " number", " is", " [PHONE]"] + [""] * 9
+    assert [word[:2] for word in tail] == [[word["start_s"], word["end_s"]] for word in added]
+    assert _places_holding(db, "five five") == ["utterance_originals.text"]
+    assert _places_holding(db, " five") == ["utterance_originals.text"]

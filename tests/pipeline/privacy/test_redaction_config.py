@@ -139,6 +139,14 @@ def test_load_from_yaml_text():
     assert (config.mode, config.salt) == ("hash", "pepper")
 
 
+def test_an_unquoted_mode_off_in_yaml_means_off():
+    yaml = pytest.importorskip("yaml")
+    assert yaml.safe_load("mode: off\n") == {"mode": False}  # YAML 1.1, as PyYAML reads it
+    assert load_redaction_config(yaml.safe_load("mode: off\n")).mode == "off"
+    with pytest.raises(RedactionConfigError, match="mode must be text, not bool"):
+        load_redaction_config(yaml.safe_load("mode: on\n"))
+
+
 @pytest.mark.parametrize("mapping, message", [
     ([1, 2], "must be a mapping"),
     ({"mdoe": "mask"}, "unknown key\\(s\\) mdoe; expected: mode, lang, patterns, salt"),
