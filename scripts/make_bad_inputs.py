@@ -53,6 +53,7 @@ GENERATED: dict[str, str] = {
     "mp3_named.wav": "a complete MP3 (4.3 s of speech) named .wav",
     "silence.wav": "3 s of digital silence",
     "three_hours.wav": "a WAV header stating 3 hours of audio, with 1 s in the file",
+    "unknown_codec.wav": "a WAV whose format tag (0x1234) names a codec FFmpeg does not know",
     "not_audio.m4a": "random bytes named .m4a",
     "chat_named.wav": "a WeChat text export named .wav",
     "binary_garbage.json": "random bytes named .json",
@@ -109,6 +110,12 @@ def _claiming(wav: bytes, seconds: float) -> bytes:
     return wav[:4] + struct.pack("<I", 36 + size) + wav[8:40] + struct.pack("<I", size) + wav[44:]
 
 
+def _with_format_tag(wav: bytes, format_tag: int) -> bytes:
+    """A WAV whose ``fmt `` chunk names another codec (PCM is 1) over the same bytes."""
+    assert wav[12:16] == b"fmt "
+    return wav[:20] + struct.pack("<H", format_tag) + wav[22:]
+
+
 def _huge_message_chat() -> str:
     sentence = "我们的系统可以自动分配客户，离职交接一键完成，价格是每人每月九十九元。"
     message = sentence * (1_048_576 // len(sentence.encode("utf-8")) + 1)
@@ -138,6 +145,7 @@ def make_bad_inputs(folder: str | Path) -> list[Path]:
         "mp3_named.wav": speech_mp3,
         "silence.wav": _wav_bytes(bytes(3 * RATE * 2)),
         "three_hours.wav": _claiming(_wav_bytes(bytes(RATE * 2)), 3 * 3600),
+        "unknown_codec.wav": _with_format_tag(_wav_bytes(_speech_pcm()[:RATE * 2]), 0x1234),
         "not_audio.m4a": noise.randbytes(4096),
         "chat_named.wav": GOOD_CHAT.encode("utf-8"),
         "binary_garbage.json": noise.randbytes(2048),

@@ -50,6 +50,10 @@ def probe(path: str | Path) -> AudioInfo:
                 raise IngestError(str(path), "decode", "the file has no audio stream",
                                   "export the call recording again")
             stream = container.streams.audio[0]
+            if stream.codec_context is None:  # a codec FFmpeg does not know (e.g. a WAV's unknown format tag)
+                raise IngestError(str(path), "decode", f"the audio codec ({_unknown_codec(path)}) is not one "
+                                  "FFmpeg can decode", "convert the recording to wav or mp3 with the software that made it, "
+                                  "or export it again in a common format")
             duration = (float(container.duration) / av.time_base if container.duration
                         else float(stream.duration * stream.time_base) if stream.duration else 0.0)
             return AudioInfo(channels=stream.codec_context.channels, sample_rate=stream.codec_context.sample_rate,
@@ -65,6 +69,12 @@ def probe(path: str | Path) -> AudioInfo:
         raise IngestError(str(path), "decode", f"the audio cannot be decoded (FFmpeg: "
                           f"{getattr(exc, 'strerror', None) or exc})",
                           "check that the file is a complete wav/mp3/m4a/flac/ogg/amr recording") from exc
+
+
+def _unknown_codec(path: Path) -> str:
+    """How to name a codec FFmpeg does not know: a WAV's format tag, when it is a WAV."""
+    format_tag, _, _ = _wav_header(path)
+    return f"WAV format tag 0x{format_tag:04X}" if format_tag is not None else "not named in the file"
 
 
 def _stated_s(path: Path, container_format: str, duration: float) -> float | None:
@@ -92,22 +102,30 @@ def _holds_text(path: Path) -> bool:
     return bool(text.strip()) and all(char.isprintable() or char.isspace() for char in text)
 
 
+def _wav_header(path: Path) -> tuple[int | None, int, int | None]:
+    """A WAV's format tag (1 = PCM, 0x0055 = MP3, …), byte rate and data size from its header;
+    ``(None, 0, None)`` for a file that is not a RIFF/WAVE file."""
+    head = _head(path)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None, 0, None
+    offset, format_tag, byte_rate = 12, None, 0
+    while offset + 8 <= len(head):
+        chunk, size = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
+        if chunk == b"fmt ":
+            format_tag = int.from_bytes(head[offset + 8:offset + 10], "little")
+            byte_rate = int.from_bytes(head[offset + 16:offset + 20], "little")
+        elif chunk == b"data":
+            return format_tag, byte_rate, size
+        offset += 8 + size + size % 2
+    return format_tag, byte_rate, None
+
+
 def _wav_stated_s(path: Path) -> float | None:
     """Seconds of audio a WAV header states (data size / byte rate, any codec); None without a
     readable header, or for the sizes streaming writers leave when they do not know the length
     (0, 0xFFFFFFFF). FFmpeg itself trusts the file size, so it never sees a WAV cut short."""
-    head = _head(path)
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    offset, byte_rate = 12, 0
-    while offset + 8 <= len(head):
-        chunk, size = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
-        if chunk == b"fmt ":
-            byte_rate = int.from_bytes(head[offset + 16:offset + 20], "little")
-        elif chunk == b"data":
-            return size / byte_rate if byte_rate and 0 < size < 0xFFFFFF00 else None
-        offset += 8 + size + size % 2
-    return None
+    _, byte_rate, size = _wav_header(path)
+    return size / byte_rate if size is not None and byte_rate and 0 < size < 0xFFFFFF00 else None
 
 
 def _mp3_states_length(path: Path) -> bool:

@@ -60,6 +60,9 @@ FAILED: dict[str, tuple[str | None, str, str]] = {
                       "only 1.4 s are in the file. " + TRUNCATED_FIX),
     "three_hours.wav": (None, "decode", "{path}: the recording is truncated: its header states 3:00:00 of audio "
                         "but only 1.0 s are in the file. " + TRUNCATED_FIX),
+    "unknown_codec.wav": (None, "decode", "{path}: the audio codec (WAV format tag 0x1234) is not one FFmpeg can "
+                          "decode. Fix: convert the recording to wav or mp3 with the software that made it, or "
+                          "export it again in a common format."),
     "silence.wav": (None, "transcribe", "{path}: no speech was recognised in the recording. Fix: check that the "
                     "file holds the call (not silence or hold music)."),
     "not_audio.m4a": (None, "decode", "{path}: the audio cannot be decoded (FFmpeg: Invalid data found when "
@@ -136,6 +139,7 @@ STORED: dict[tuple[str, str | None], tuple[str, str | None, int]] = {
     ("gbk_no_bom.txt", None): ("wechat", "刘洋", 8),
     ("utf16_bom.txt", None): ("wechat", "陈晨", 4),
     ("only_rep.txt", None): ("wechat", "张敏", 3),
+    ("one_message.txt", None): ("wechat", "王磊", 1),  # a conversation of one utterance
     ("duplicate_b (copy).txt", None): ("wechat", "王磊", 4),   # and duplicate_a.txt: one conversation
     ("ragged_row.csv", "call-ok"): ("csv", "王磊", 3),
     ("renamed_columns.csv", "renamed-1"): ("csv", "陈晨", 3),          # Chinese column names and role values
@@ -208,11 +212,11 @@ def test_the_corpus_has_at_least_24_kinds():
 
 def test_exit_code_and_run_counts(batch):
     failed = len(_expected_failures())
-    # 16 conversations analysed and written: the 15 stored, the duplicate written twice.
+    # 17 conversations analysed and written: the 16 stored, the duplicate written twice.
     assert batch.exit_code == 1
-    assert batch.runs == [(16, 0, failed)]
+    assert batch.runs == [(17, 0, failed)]
     lines = batch.output.splitlines()
-    assert re.fullmatch(rf"run [0-9a-f]{{12}}: 16 processed, 0 skipped unchanged, {failed} failed", lines[0])
+    assert re.fullmatch(rf"run [0-9a-f]{{12}}: 17 processed, 0 skipped unchanged, {failed} failed", lines[0])
     assert len([line for line in lines if line.startswith("  FAILED ")]) == failed
 
 
