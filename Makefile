@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audio,transformers,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[audio,transformers,dask,test]"
 	$(BIN)/python -m pip check
 	touch $@ $(VENV)/.installed
 

@@ -24,13 +24,22 @@ def _run_flow(args: argparse.Namespace, paths: list[str]):
     """Run the ``process`` flow with the command's options; the summary, or an exit code."""
     from pipeline.flows import process  # imports Prefect: only when needed
     from pipeline.privacy import RedactionConfigError
+    from pipeline.runners import RunnerSpec, prefect_api, task_runner
     from pipeline.sop import SopError
     from pipeline.transcribe.options import AsrOptions
 
     try:
-        return process(paths=paths, sop_path=args.sop, db_path=args.db, manifest_path=args.manifest,
-                       reps_path=args.reps, asr_options=AsrOptions(model=args.model, beam_size=args.beam_size),
-                       publish_interval_s=args.publish_interval, privacy_path=args.privacy)
+        runner = RunnerSpec(args.runner, args.workers, args.threads_per_worker, args.dask_address)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    asr_options = AsrOptions(model=args.model, beam_size=args.beam_size, cpu_threads=args.asr_threads)
+    try:
+        with prefect_api(runner):
+            flow = process if runner == RunnerSpec() else process.with_options(task_runner=task_runner(runner))
+            return flow(paths=paths, sop_path=args.sop, db_path=args.db, manifest_path=args.manifest,
+                        reps_path=args.reps, asr_options=asr_options, publish_interval_s=args.publish_interval,
+                        privacy_path=args.privacy)
     except (SopError, RedactionConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -122,7 +131,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from pipeline.transcribe.whisper import transcribe_recording
 
     sop = load_sop(args.sop)
-    options = AsrOptions(model=args.model, beam_size=args.beam_size)
+    options = AsrOptions(model=args.model, beam_size=args.beam_size, cpu_threads=args.asr_threads)
     status = 0
     for path in args.files:
         row = ManifestRow(file=path, language=args.language, rep=args.rep, customer=args.customer,
@@ -416,6 +425,23 @@ def _asr_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="base",
                         help="'base' (the packaged Whisper base) or a local CTranslate2 Whisper directory")
     parser.add_argument("--beam-size", type=int, default=5, help="beam size (default: %(default)s)")
+    parser.add_argument("--asr-threads", type=int, default=0, metavar="N",
+                        help="CPU threads per transcription (default: 0, all cores; with several workers, "
+                        "cores / workers)")
+
+
+def _runner_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipeline.runners import RUNNERS
+
+    group = parser.add_argument_group("where tasks run (docs/scaling.md)")
+    group.add_argument("--runner", choices=RUNNERS, default="thread",
+                       help="thread: a thread pool in this process (default); dask: a Dask cluster")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="threads (thread runner) or worker processes of a local Dask cluster (default 2)")
+    group.add_argument("--threads-per-worker", type=int, default=1, metavar="N",
+                       help="Dask: threads per worker process (default: %(default)s)")
+    group.add_argument("--dask-address", metavar="ADDRESS",
+                       help="Dask: an existing scheduler (tcp://host:8786) instead of a local cluster")
 
 
 def _flow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -430,6 +456,7 @@ def _flow_arguments(parser: argparse.ArgumentParser) -> None:
                         help="publish the snapshot the board reads at most this often during the batch "
                         "(default: %(default)s)")
     _asr_arguments(parser)
+    _runner_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

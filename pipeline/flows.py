@@ -96,9 +96,24 @@ def transcribe_call(path: str, row: ManifestRow | None, sop_path: str, options: 
 
 
 @task(name="analyze-conversation", **_TASK_OPTIONS)
-def analyze_conversation(conversation: Conversation, sop_path: str) -> Analysis:
-    """Tag, build the tree and score one conversation."""
-    return analyze(conversation, cached_sop(sop_path), default_tagger())
+def analyze_conversation(conversation: Conversation, sop_path: str, known_vectors: dict | None = None
+                         ) -> tuple[Analysis, dict]:
+    """Tag, build the tree and score one conversation.
+
+    ``known_vectors``: sentence vectors of its texts that earlier runs stored. Returns the
+    analysis and the vectors computed for it, for the store to cache: the task may run in
+    another process (a Dask worker), so vectors travel with it, both ways.
+    """
+    tagger = default_tagger()
+    embedder = getattr(tagger, "embedder", None)
+    if embedder and known_vectors:
+        tagger.embedding_cache.update(known_vectors)
+    analysis = analyze(conversation, cached_sop(sop_path), tagger)
+    if not embedder:
+        return analysis, {}
+    known = known_vectors or {}
+    return analysis, {key: tagger.embedding_cache[key] for key in tagger.text_keys(conversation)
+                      if key not in known and key in tagger.embedding_cache}
 
 
 @dataclass
@@ -234,14 +249,17 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     if not block and not (wrapped is not None and wrapped.done()):
                         return
                     waiting.popleft()
-                    analysis = future.result(raise_on_failure=False)
+                    result = future.result(raise_on_failure=False)
                     outstanding[path] -= 1
-                    if isinstance(analysis, BaseException):
-                        fail(conversation.source_path, conversation.source_key, "analyze", analysis)
+                    if isinstance(result, BaseException):
+                        fail(conversation.source_path, conversation.source_key, "analyze", result)
                         failed_inputs.add(path)
                         if not outstanding[path]:
                             store.finish_inputs(run_id, settled(path))
                         continue
+                    analysis, new_vectors = result
+                    if new_vectors:
+                        store.store_vectors(tagger.embedder, new_vectors)
                     # A file's last conversation settles the file in the same transaction.
                     store.write_analysis(analysis, run_id, stamp, settled(path) if not outstanding[path] else None,
                                          originals=originals, privacy=privacy.fingerprint())
@@ -273,10 +291,10 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                         skipped.append((conversation.source_path, conversation.source_key))
                         continue
                     embedder = getattr(tagger, "embedder", None)
-                    if embedder:  # vectors of texts seen in earlier runs: never embedded twice
-                        tagger.embedding_cache.update(store.cached_vectors(embedder, tagger.text_keys(conversation)))
+                    # Vectors of texts seen in earlier runs: never embedded twice.
+                    known = store.cached_vectors(embedder, tagger.text_keys(conversation)) if embedder else None
                     waiting.append((str(path), conversation, stamp, originals,
-                                    analyze_conversation.submit(conversation, sop_path)))
+                                    analyze_conversation.submit(conversation, sop_path, known)))
                     outstanding[str(path)] = outstanding.get(str(path), 0) + 1
                 if str(path) not in outstanding:
                     finished.update(settled(str(path)))
@@ -285,8 +303,6 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                 write_completed(block=False)
             store.finish_inputs(run_id, finished)  # inputs of bad manifest folders, when nothing was read
             write_completed(block=True)
-            if getattr(tagger, "embedder", None):
-                store.store_vectors(tagger.embedder, tagger.take_new_vectors())
             store.finish_run(run_id, summary.processed, summary.skipped, summary.failed)
         except BaseException as exc:  # an error or Ctrl-C: the run is over, say so (a kill is caught on reopen)
             try:

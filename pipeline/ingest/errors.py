@@ -15,3 +15,8 @@ class IngestError(ValueError):
         self.key = key
         where = f"{path} [{key}]" if key else path
         super().__init__(f"{where}: {problem}. Fix: {fix}.")
+
+    def __reduce__(self):
+        # Tasks may run in other processes (a Dask worker): the error is pickled back to the
+        # flow, and the default pickling would call __init__ with the message alone.
+        return type(self), (self.path, self.stage, self.problem, self.fix, self.key)
