@@ -14,6 +14,7 @@ unchanged, the rest is processed (docs/architecture.md, "Crash safety and resume
 from __future__ import annotations
 
 import errno
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -130,6 +131,25 @@ class RunSummary:
         return len(self.failures)
 
 
+@dataclass
+class Progress:
+    """What a run has got through, for the progress line logged as each conversation lands."""
+
+    files: int
+    started_s: float = field(default_factory=time.monotonic)
+    files_read: int = 0
+    stored: int = 0
+    audio_s: float = 0.0
+
+    def line(self, now_s: float | None = None) -> str:
+        elapsed_s = (time.monotonic() if now_s is None else now_s) - self.started_s
+        minutes, seconds = divmod(int(elapsed_s), 60)
+        audio = f", {self.audio_s / 60:.1f} audio min" if self.audio_s else ""
+        rate = f", {self.stored / elapsed_s * 60:.0f}/min" if elapsed_s >= 1 and self.stored else ""
+        return (f"progress: {self.files_read}/{self.files} files read, {self.stored} conversations stored"
+                f"{audio} in {minutes}:{seconds:02d}{rate}")
+
+
 def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Manifest | None], list[tuple[str, IngestError]]]:
     """The manifest that applies to each file's folder, and errors of manifests that failed."""
     by_folder: dict[Path, Manifest | None] = {}
@@ -236,6 +256,7 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                 return read_export.submit(str(path), manifest, reps_path)
 
             reads = [(path, submit(path)) for path in readable]
+            progress = Progress(files=len(readable))
             waiting: deque = deque()  # analyses submitted, written in order as they complete
             outstanding: dict[str, int] = {}  # per input: analyses not yet written
             written: set[str] = set()  # conversations this run wrote
@@ -265,9 +286,14 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                                          originals=originals, privacy=privacy.fingerprint())
                     written.add(conversation.conversation_id)
                     summary.processed += 1
+                    progress.stored += 1
+                    if conversation.transcript:
+                        progress.audio_s += conversation.transcript.duration_s
+                    logger.info(progress.line())
 
             for path, future in reads:
                 result = future.result(raise_on_failure=False)
+                progress.files_read += 1
                 skipped: list[tuple[str, str | None]] = []
                 if isinstance(result, BaseException):
                     fail(str(path), None, getattr(result, "stage", "read"), result)

@@ -325,3 +325,13 @@ def test_a_run_stopped_by_an_error_is_marked_interrupted_and_running_again_compl
         assert con.execute("SELECT count(*) FROM utterances").fetchone() == (SAMPLE_UTTERANCES,)
         assert con.execute("SELECT count(*) FROM run_inputs WHERE state = 'queued' AND run_id = ?",
                            [summary.run_id]).fetchone() == (0,)
+
+
+def test_the_progress_line_counts_files_conversations_and_audio_minutes():
+    from pipeline.flows import Progress
+
+    progress = Progress(files=50, started_s=100.0)
+    assert progress.line(now_s=100.5) == "progress: 0/50 files read, 0 conversations stored in 0:00"
+    progress.files_read, progress.stored, progress.audio_s = 12, 30, 1_110.0
+    assert progress.line(now_s=190.0) == ("progress: 12/50 files read, 30 conversations stored, 18.5 audio min "
+                                          "in 1:30, 20/min")
