@@ -104,6 +104,7 @@ _GENERIC_WORDS = frozenset({"我们", "你们", "您们", "这个", "那个", "�
                             "need", "want", "like", "just", "really", "right", "yeah", "okay"})
 
 
+@lru_cache(maxsize=8192)  # the scorer asks again for each node that checks a customer's needs
 def content_words(text: str) -> frozenset[str]:
     """Words that carry meaning (spaCy tokens; Chinese segmented by jieba), lower-cased.
 

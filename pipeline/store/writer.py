@@ -242,8 +242,10 @@ class Store:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in (*_CONVERSATION_TABLES, "conversations"):
-                con.execute(f"DELETE FROM {table} WHERE conversation_id = ?", [cid])
+            # A new conversation has no rows to replace (each DELETE would still search its table).
+            if con.execute("SELECT 1 FROM conversations WHERE conversation_id = ?", [cid]).fetchone():
+                for table in (*_CONVERSATION_TABLES, "conversations"):
+                    con.execute(f"DELETE FROM {table} WHERE conversation_id = ?", [cid])
             _insert(con, "conversations", [{
                 "conversation_id": cid, "source_path": conversation.source_path,
                 "source_key": conversation.source_key, "source_format": conversation.source_format,
@@ -501,10 +503,18 @@ def _dimension_values(score) -> dict[str, float | None]:
     return {name: by_name.get(name) for name in ("key_points", "communication_skill", "attitude", "customer_feedback")}
 
 
+#: Rows per INSERT statement: DuckDB runs ``executemany`` one row at a time, which made writing
+#: the rows cost more than analysing the conversation; one multi-row VALUES per chunk does not.
+_INSERT_CHUNK_ROWS = 256
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
     """Insert rows given as dicts, naming the columns (tables grow by migrations)."""
     if not rows:
         return
     columns = list(rows[0])
-    con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-                    [[row[column] for column in columns] for row in rows])
+    placeholders = f"({', '.join('?' for _ in columns)})"
+    for start in range(0, len(rows), _INSERT_CHUNK_ROWS):
+        chunk = rows[start:start + _INSERT_CHUNK_ROWS]
+        con.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}",
+                    [row[column] for row in chunk for column in columns])
