@@ -7,10 +7,14 @@ conversation — the trainer's with personal data masked (:mod:`pipeline.privacy
 part of each SQL statement, so a page cannot forget it, and a conversation id typed into the URL
 of a conversation the viewer may not see returns nothing, exactly like an unknown one.
 
-The board reads the snapshot the pipeline publishes (``pipeline.store.snapshot``), through a
-short read-only connection per query, so it never holds DuckDB's file lock while a batch is
-being written. Results are cached briefly and keyed by the snapshot's modification time, so
-a newly published snapshot shows up at the next rerun. What people add on the board
+The board reads the snapshot the pipeline publishes (``pipeline.store.snapshot``), never the
+database a batch is being written to. Each published snapshot is opened once, read-only, and
+kept open while it is the current one (queries run on cursors of it, so DuckDB's buffer pool
+stays warm between queries); when a newer snapshot is published, the next query opens that
+one and the old one is closed as soon as no query uses it any more (the writer replaces the
+file by an atomic rename, so the file an open snapshot reads is never changed underneath it).
+Results are cached briefly and keyed by the snapshot's modification time, so a newly
+published snapshot shows up at the next rerun. What people add on the board
 (corrections, disputes, the access log) lives in the review database
 (``pipeline.store.review``); its reads are here too, its writes in :mod:`dashboards.actions`.
 """
@@ -18,17 +22,19 @@ a newly published snapshot shows up at the next rerun. What people add on the bo
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
 from pipeline.access import Viewer
 from pipeline.scoring import analytics
-from pipeline.store import read_snapshot, snapshot_path
+from pipeline.store import snapshot_path
 
 DEFAULT_DB = "data/keynode.duckdb"
 
@@ -44,10 +50,73 @@ def snapshot_version() -> int | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+class _OpenSnapshot:
+    """One published snapshot, attached read-only to an in-memory DuckDB of its own, and how
+    many queries are using it. (Attached rather than opened with ``duckdb.connect(path)``:
+    DuckDB hands every ``connect`` of an open path the instance already open, which after a
+    publish would still be the replaced file.)"""
+
+    def __init__(self, path: Path):
+        self.con = duckdb.connect(":memory:")
+        try:
+            self.con.execute("ATTACH ? AS snapshot (READ_ONLY)", [str(path)])
+        except BaseException:
+            self.con.close()
+            raise
+        self.users = 0
+        self.retired = False
+
+
+_OPEN: dict[str, tuple[int, _OpenSnapshot]] = {}  # database → (snapshot version, its open snapshot)
+_OPEN_LOCK = threading.Lock()
+
+
+def _acquire(database: str, version: int) -> _OpenSnapshot:
+    """The open snapshot of ``database`` at ``version``, opened now if need be (and the one open
+    before retired); the caller must :func:`_release` it."""
+    with _OPEN_LOCK:
+        current = _OPEN.get(database)
+        if current is None or current[0] != version:
+            if not Path(snapshot_path(database)).exists():
+                raise FileNotFoundError(f"{snapshot_path(database)} does not exist yet: run `keynode process "
+                                        f"data/samples` (or `make demo`) to create it")
+            opened = _OpenSnapshot(snapshot_path(database))
+            if current is not None:
+                _retire(current[1])
+            current = _OPEN[database] = (version, opened)
+        current[1].users += 1
+        return current[1]
+
+
+def _retire(snapshot: _OpenSnapshot) -> None:
+    """Close a snapshot that is no longer current once no query uses it (holding _OPEN_LOCK)."""
+    snapshot.retired = True
+    if snapshot.users == 0:
+        snapshot.con.close()
+
+
+def _release(snapshot: _OpenSnapshot) -> None:
+    with _OPEN_LOCK:
+        snapshot.users -= 1
+        if snapshot.retired and snapshot.users == 0:
+            snapshot.con.close()
+
+
+# A resource cache rather than st.cache_data: cache_data pickles every result it stores and
+# unpickles it on every hit, which for the large frames of a 100,000-conversation warehouse
+# (lists in every row) took several times longer than the query. _query hands out copies.
+@st.cache_resource(ttl=30, show_spinner=False)
 def _cached_query(database: str, version: int, sql: str, params: tuple) -> pd.DataFrame:
-    with read_snapshot(database) as con:
-        return con.execute(sql, list(params)).df()
+    snapshot = _acquire(database, version)
+    try:
+        cursor = snapshot.con.cursor()  # a connection of its own: sessions query concurrently
+        try:
+            cursor.execute("USE snapshot")
+            return cursor.execute(sql, list(params)).df()
+        finally:
+            cursor.close()
+    finally:
+        _release(snapshot)
 
 
 def _query(sql: str, params: Sequence = ()) -> pd.DataFrame:
@@ -55,7 +124,7 @@ def _query(sql: str, params: Sequence = ()) -> pd.DataFrame:
     version = snapshot_version()
     if version is None:
         return pd.DataFrame()
-    return _cached_query(str(db_path()), version, sql, tuple(params))
+    return _cached_query(str(db_path()), version, sql, tuple(params)).copy()
 
 
 # -- who sees what ------------------------------------------------------------------------
@@ -83,14 +152,16 @@ def _customer_names(conversation_ids: Sequence[str]) -> dict[str, list[str]]:
     customer speakers' names (what a trainer's view masks besides numbers and addresses)."""
     if not conversation_ids:
         return {}
-    marks = ", ".join("?" for _ in conversation_ids)
-    frame = _query(f"""SELECT conversation_id, list(DISTINCT name) AS names FROM (
-                           SELECT conversation_id, customer AS name FROM conversations
-                           WHERE conversation_id IN ({marks}) AND customer IS NOT NULL
-                           UNION ALL
-                           SELECT conversation_id, speaker_name FROM utterances
-                           WHERE conversation_id IN ({marks}) AND speaker_role = 'customer')
-                       GROUP BY conversation_id""", [*conversation_ids, *conversation_ids])
+    # The ids as one list parameter: a semi-join DuckDB filters the scans with, where an IN
+    # list of one placeholder per id took seconds for the 100,000 of a large warehouse.
+    ids = list(conversation_ids)
+    frame = _query("""SELECT conversation_id, list(DISTINCT name) AS names FROM (
+                          SELECT conversation_id, customer AS name FROM conversations
+                          WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND customer IS NOT NULL
+                          UNION ALL
+                          SELECT conversation_id, speaker_name FROM utterances
+                          WHERE conversation_id IN (SELECT unnest(?::VARCHAR[])) AND speaker_role = 'customer')
+                      GROUP BY conversation_id""", [ids, ids])
     return {row.conversation_id: [n for n in row.names if n] for row in frame.itertuples()}
 
 
@@ -111,7 +182,9 @@ def _mask(frame: pd.DataFrame, text_columns: Sequence[str] = (), customer_column
         return frame
     from pipeline.privacy import redact
 
-    names = _customer_names(frame["conversation_id"].unique().tolist())
+    # Names are only needed to mask text: a list that masks only its customer column (100,000
+    # conversations for a trainer) need not look them up.
+    names = _customer_names(frame["conversation_id"].unique().tolist()) if text_columns else {}
     frame = frame.copy()
     for column in text_columns:
         frame[column] = [value if not isinstance(value, str) else redact(value, "mask", names.get(cid, ()))
@@ -480,6 +553,7 @@ def search_utterances(viewer: Viewer, search: SearchQuery) -> pd.DataFrame:
     followed: the rep's answer and the customer's reaction when the auto notes recorded them
     (objections), else the next rep and customer turns."""
     condition, params = _scope(viewer)
+    scope_params = list(params)
     clauses = [condition]
     for word in search.text.lower().split():
         clauses.append("contains(u.text_normalized, ?)")
@@ -490,28 +564,106 @@ def search_utterances(viewer: Viewer, search: SearchQuery) -> pd.DataFrame:
                            AND e.node_id IN ({', '.join('?' for _ in search.node_ids)}))""")
         params.extend(search.node_ids)
     search.filters.clauses(clauses, params)
-    notes = ("""(SELECT first(n.answer) FROM conversation_notes n WHERE n.conversation_id = u.conversation_id
-                 AND list_contains(n.utterance_indexes, u.utterance_index) AND n.answer IS NOT NULL)"""
-             if _has_table("conversation_notes") else "NULL")
-    outcome = ("""(SELECT first(n.outcome) FROM conversation_notes n WHERE n.conversation_id = u.conversation_id
-                   AND list_contains(n.utterance_indexes, u.utterance_index) AND n.kind = 'objection')"""
-               if _has_table("conversation_notes") else "NULL")
+    # In one statement (as _search_in_one_statement), DuckDB computed each hit's key events,
+    # answer and reaction for every matching utterance before the LIMIT: 200,000 of them for a
+    # common word in 100,000 conversations. So, two steps: which utterances are the hits (their
+    # keys, ordered and limited), then those utterances with what they show.
+    if search.node_ids and not search.text.split():
+        # Key events only: from the (far fewer) key events of those nodes, not every utterance.
+        conversation_clauses, conversation_params = [condition], scope_params
+        search.filters.clauses(conversation_clauses, conversation_params)
+        keys = _query(f"""
+            SELECT e.conversation_id, e.utterance_index
+            FROM (SELECT DISTINCT conversation_id, utterance_index FROM key_events
+                  WHERE node_id IN ({', '.join('?' for _ in search.node_ids)})) e
+            JOIN conversations c USING (conversation_id)
+            WHERE {' AND '.join(conversation_clauses)}
+            ORDER BY c.started_at DESC NULLS LAST, e.conversation_id, e.utterance_index
+            LIMIT ?""", [*search.node_ids, *conversation_params, search.limit])
+    else:
+        keys = _query(f"""
+            SELECT u.conversation_id, u.utterance_index
+            FROM utterances u JOIN conversations c USING (conversation_id)
+            WHERE {' AND '.join(clauses)}
+            ORDER BY c.started_at DESC NULLS LAST, u.conversation_id, u.utterance_index
+            LIMIT ?""", [*params, search.limit])
+    frame = _hits(keys)
+    if frame is None:  # a key event without its utterance (never written so): the one statement
+        frame = _search_in_one_statement(clauses, params, search.limit)
+    return _redact(viewer, frame, text_columns=("text", "rep_answer"), customer_columns=("customer",))
+
+
+def _hit_details_sql(hit: str) -> tuple[str, str, str]:
+    """SQL of ``nodes``, ``rep_answer`` and ``objection_outcome`` of the utterance ``hit`` (an
+    alias with conversation_id, utterance_index, speaker_role), read from the tables or CTEs
+    ``events``, ``notes`` and ``later`` (utterances)."""
+    has_notes = _has_table("conversation_notes")
+    notes = (f"""(SELECT first(n.answer ORDER BY n.note_index) FROM notes n
+                  WHERE n.conversation_id = {hit}.conversation_id
+                    AND list_contains(n.utterance_indexes, {hit}.utterance_index) AND n.answer IS NOT NULL)"""
+             if has_notes else "NULL")
+    outcome = (f"""(SELECT first(n.outcome ORDER BY n.note_index) FROM notes n
+                    WHERE n.conversation_id = {hit}.conversation_id
+                      AND list_contains(n.utterance_indexes, {hit}.utterance_index) AND n.kind = 'objection')"""
+               if has_notes else "NULL")
+    nodes = f"""coalesce((SELECT list(e.node_id ORDER BY e.node_id) FROM events e
+                         WHERE e.conversation_id = {hit}.conversation_id
+                           AND e.utterance_index = {hit}.utterance_index), []::VARCHAR[])"""
+    answer = f"""coalesce({notes}, (SELECT first(x.text ORDER BY x.utterance_index) FROM later x
+                                  WHERE x.conversation_id = {hit}.conversation_id
+                                    AND x.utterance_index > {hit}.utterance_index AND x.speaker_role = 'rep'
+                                    AND {hit}.speaker_role = 'customer'))"""
+    return nodes, answer, outcome
+
+
+_HIT_COLUMNS = """u.conversation_id, c.started_at, c.rep, c.team, c.customer, c.outcome, c.channel, c.industry,
+               u.utterance_index, u.speaker_role, u.text"""
+
+
+def _hits(keys: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows :func:`search_utterances` returns for the utterances ``keys`` (conversation_id,
+    utterance_index; in this order), reading only the rows of their conversations; None if
+    an utterance of ``keys`` is not stored."""
+    if "conversation_id" not in keys.columns:  # nothing published yet
+        return keys
+    nodes, answer, outcome = _hit_details_sql("u")
+    notes = ("SELECT * FROM conversation_notes WHERE conversation_id IN (SELECT conversation_id FROM ids)"
+             if _has_table("conversation_notes") else "SELECT NULL")
+    # Each table is read once, filtered on the hits' conversations while it is scanned (a
+    # semi-join on the materialized ids): joining the hits to the whole utterances table
+    # instead took three times as long.
     frame = _query(f"""
-        SELECT u.conversation_id, c.started_at, c.rep, c.team, c.customer, c.outcome, c.channel, c.industry,
-               u.utterance_index, u.speaker_role, u.text,
-               coalesce((SELECT list(e.node_id ORDER BY e.node_id) FROM key_events e
-                         WHERE e.conversation_id = u.conversation_id
-                           AND e.utterance_index = u.utterance_index), []::VARCHAR[]) AS nodes,
-               coalesce({notes}, (SELECT first(x.text ORDER BY x.utterance_index) FROM utterances x
-                                  WHERE x.conversation_id = u.conversation_id
-                                    AND x.utterance_index > u.utterance_index AND x.speaker_role = 'rep'
-                                    AND u.speaker_role = 'customer')) AS rep_answer,
+        WITH k AS (SELECT unnest(?::VARCHAR[]) AS conversation_id, unnest(?::INTEGER[]) AS utterance_index,
+                          unnest(range(?)) AS k),
+             ids AS MATERIALIZED (SELECT DISTINCT conversation_id FROM k),
+             later AS MATERIALIZED (SELECT conversation_id, utterance_index, speaker_role, text FROM utterances
+                                    WHERE conversation_id IN (SELECT conversation_id FROM ids)),
+             events AS MATERIALIZED (SELECT conversation_id, utterance_index, node_id FROM key_events
+                                     WHERE conversation_id IN (SELECT conversation_id FROM ids)),
+             notes AS MATERIALIZED ({notes})
+        SELECT {_HIT_COLUMNS},
+               {nodes} AS nodes,
+               {answer} AS rep_answer,
+               {outcome} AS objection_outcome
+        FROM k JOIN later u USING (conversation_id, utterance_index) JOIN conversations c USING (conversation_id)
+        ORDER BY k.k""", [keys["conversation_id"].tolist(), [int(i) for i in keys["utterance_index"]], len(keys)])
+    return frame if len(frame) == len(keys) else None
+
+
+def _search_in_one_statement(clauses: list[str], params: list, limit: int) -> pd.DataFrame:
+    """:func:`search_utterances` as one statement (the hits' details computed for every match)."""
+    nodes, answer, outcome = _hit_details_sql("u")
+    notes = "SELECT * FROM conversation_notes" if _has_table("conversation_notes") else "SELECT NULL"
+    return _query(f"""
+        WITH events AS (SELECT * FROM key_events), notes AS ({notes}), later AS (SELECT * FROM utterances)
+        SELECT {_HIT_COLUMNS},
+               {nodes} AS nodes,
+               {answer} AS rep_answer,
                {outcome} AS objection_outcome
         FROM utterances u JOIN conversations c USING (conversation_id)
         WHERE {' AND '.join(clauses)}
         ORDER BY c.started_at DESC NULLS LAST, u.conversation_id, u.utterance_index
-        LIMIT ?""", [*params, search.limit])
-    return _redact(viewer, frame, text_columns=("text", "rep_answer"), customer_columns=("customer",))
+        LIMIT ?""", [*params, limit])
 
 
 def search_context(viewer: Viewer, hits: pd.DataFrame, turns: int = CONTEXT_TURNS) -> pd.DataFrame:
@@ -523,15 +675,18 @@ def search_context(viewer: Viewer, hits: pd.DataFrame, turns: int = CONTEXT_TURN
     condition, params = _scope(viewer)
     pairs = list(dict.fromkeys(zip(hits["conversation_id"], hits["utterance_index"].astype(int))))
     values = ", ".join("(?, ?)" for _ in pairs)
+    # The hits' conversations as a list too: DuckDB then filters the utterances while scanning
+    # them, instead of joining every utterance to the hits.
     frame = _query(f"""
         WITH hits(conversation_id, hit_index) AS (VALUES {values})
         SELECT h.conversation_id, h.hit_index, u.utterance_index, u.speaker_role, u.speaker_name, u.text
         FROM hits h JOIN utterances u ON u.conversation_id = h.conversation_id
              AND u.utterance_index BETWEEN h.hit_index - ? AND h.hit_index + ?
         JOIN conversations c ON c.conversation_id = h.conversation_id
-        WHERE {condition}
+        WHERE u.conversation_id IN (SELECT unnest(?::VARCHAR[])) AND {condition}
         ORDER BY h.conversation_id, h.hit_index, u.utterance_index""",
-                   [*[v for pair in pairs for v in pair], turns, turns, *params])
+                   [*[v for pair in pairs for v in pair], turns, turns,
+                    list(dict.fromkeys(str(cid) for cid, _ in pairs)), *params])
     frame = _redact(viewer, frame, text_columns=("text",))
     if viewer.redacted and not frame.empty:
         frame["speaker_name"] = frame["speaker_name"].where(frame["speaker_role"].ne("customer"),
@@ -561,20 +716,23 @@ def objection_answers(viewer: Viewer, node_id: str = "price_objection") -> pd.Da
 MIN_RANKED_CONVERSATIONS = 3
 
 
-def _score_tables(condition: str, params: Sequence) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _score_tables(condition: str, params: Sequence, *, node_scores: bool = True, node_id: str | None = None,
+                  conversation_scores: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The rows the analytics functions work on — ``conversations``, ``node_scores`` and
     ``conversation_scores`` — of the conversations ``condition`` selects (empty frames when
-    there is no data yet)."""
+    there is no data yet). A caller that needs no node scores (or only ``node_id``'s), or no
+    conversation scores, says so: the node scores of 100,000 conversations are 600,000 rows."""
     conversations = _query(f"SELECT conversation_id, rep, team, outcome, started_at FROM conversations c "
                            f"WHERE {condition}", params)
-    node_scores = _query(f"""SELECT n.conversation_id, n.node_id, n.status, n.key_points, n.communication_skill,
-                                    n.attitude, n.customer_feedback, n.total, n.utterance_indexes
-                             FROM node_scores n JOIN conversations c USING (conversation_id)
-                             WHERE {condition}""", params)
-    conversation_scores = _query(f"""SELECT s.conversation_id, s.total, s.coverage, s.order_conformance
-                                     FROM conversation_scores s JOIN conversations c USING (conversation_id)
-                                     WHERE {condition}""", params)
-    return conversations, node_scores, conversation_scores
+    nodes = _query(f"""SELECT n.conversation_id, n.node_id, n.status, n.key_points, n.communication_skill,
+                              n.attitude, n.customer_feedback, n.total, n.utterance_indexes
+                       FROM node_scores n JOIN conversations c USING (conversation_id)
+                       WHERE {condition}{' AND n.node_id = ?' if node_id is not None else ''}""",
+                   [*params, *([node_id] if node_id is not None else [])]) if node_scores else pd.DataFrame()
+    calls = _query(f"""SELECT s.conversation_id, s.total, s.coverage, s.order_conformance
+                       FROM conversation_scores s JOIN conversations c USING (conversation_id)
+                       WHERE {condition}""", params) if conversation_scores else pd.DataFrame()
+    return conversations, nodes, calls
 
 
 def _team_scope(viewer: Viewer) -> tuple[str, list]:
@@ -592,7 +750,14 @@ def leaderboard_table(viewer: Viewer, team: str | None, metric: str = "total",
     ``"node:<node_id>"``. Reps with fewer than ``min_conversations`` conversations come last,
     without a rank, with ``reason`` = ``analytics.TOO_FEW_CONVERSATIONS``. Columns:
     ``analytics.LEADERBOARD_COLUMNS``."""
-    conversations, node_scores, conversation_scores = _score_tables(*_team_scope(viewer))
+    condition, params = _team_scope(viewer)
+    if team is not None:  # only the team's conversations count (analytics.leaderboard filters them the same way)
+        condition, params = f"({condition}) AND c.team = ?", [*params, team]
+    # What the metric needs: call metrics read conversation_scores only, node:<id> that node's scores only.
+    node = metric.removeprefix("node:") if metric.startswith("node:") and len(metric) > len("node:") else None
+    conversations, node_scores, conversation_scores = _score_tables(
+        condition, params, node_scores=node is not None, node_id=node,
+        conversation_scores=metric in analytics.CALL_METRICS)
     return analytics.leaderboard(conversation_scores, node_scores, conversations, team=team, metric=metric,
                                  min_conversations=min_conversations)
 
