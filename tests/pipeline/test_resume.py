@@ -103,9 +103,11 @@ def _run(command: list[str], home: Path, log: Path) -> tuple[int, str]:
 
 
 def _summary(output: str) -> tuple[int, int, int]:
-    found = re.search(r"^run \w+: (\d+) processed, (\d+) skipped unchanged, (\d+) failed$", output, re.M)
+    # Not anchored to a line: stdout and stderr share the log file, and a log line written at the
+    # same moment can run into the summary. The flow logs the same counts as the CLI prints.
+    found = re.findall(r"\brun [0-9a-f]{12}: (\d+) processed, (\d+) skipped unchanged, (\d+) failed", output)
     assert found, output[-3000:]
-    return tuple(int(n) for n in found.groups())
+    return tuple(int(n) for n in found[-1])
 
 
 def _columns(con, table: str) -> list[str]:
