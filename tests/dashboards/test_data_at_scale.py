@@ -96,6 +96,7 @@ def test_a_newer_snapshot_is_read_at_once_and_the_older_closed(chat_db, make_con
 
 def test_a_query_still_running_on_the_older_snapshot_keeps_it_open(chat_db, monkeypatch):
     db = chat_db([("rep", "您好"), ("customer", "你好")])
+    monkeypatch.setenv("KEYNODE_DB", str(db))  # not the demo database, which a fresh clone lacks
     version = data.snapshot_version()
     running = data._acquire(str(db), version)  # a query of another session, still reading
     newer = data._acquire(str(db), version + 1)  # meanwhile a newer snapshot is opened
