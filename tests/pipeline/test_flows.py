@@ -167,14 +167,18 @@ def test_broken_files_are_recorded_and_the_good_conversations_still_land(
                            [str(broken)]).fetchall() == [("web-9001", 2)]
 
 
-def test_a_broken_sop_stops_the_run_before_anything_is_written(prefect_harness, tmp_path, reps_path, samples_dir):
+def test_a_broken_sop_stops_the_run_before_any_conversation_is_read(prefect_harness, tmp_path, reps_path,
+                                                                      samples_dir):
     sop_file = tmp_path / "sop.yaml"
     sop_file.write_text("version: 1\nnodes:\n  - id: opening\n    colour: red\nscoring: {}\n", encoding="utf-8")
     db = tmp_path / "keynode.duckdb"
     with pytest.raises(SopError, match="sop.yaml.*colour"):
         _run(samples_dir / "chat_zh_insurance_web.json", db, sop_file, reps_path)
-    assert not db.exists()
-    assert not snapshot_path(db).exists()
+    # Only the stop is recorded (tests/pipeline/test_cli.py follows it to retry-failed).
+    with duckdb.connect(str(snapshot_path(db)), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+        assert con.execute("SELECT source_path, stage FROM failures").fetchall() == [(str(sop_file), "config")]
+        assert con.execute("SELECT state FROM run_inputs").fetchall() == [("queued",)]
 
 
 # -- tasks as plain functions ------------------------------------------------------------------
@@ -195,7 +199,21 @@ def test_read_export_task_raises_on_a_broken_file(tmp_path, reps_path):
 
 
 def test_analyze_conversation_task(sales_chat, sop, sop_path):
-    assert analyze_conversation.fn(sales_chat, str(sop_path)) == analyze(sales_chat, sop, RuleTagger())
+    # The rules embed nothing: no vectors come back with the analysis.
+    assert analyze_conversation.fn(sales_chat, str(sop_path)) == (analyze(sales_chat, sop, RuleTagger()), {})
+
+
+def test_analyze_conversation_task_returns_only_the_vectors_it_computed(sales_chat, sop_path, monkeypatch):
+    from pipeline.events.embeddings import text_key
+    from pipeline.events.learned import model_text
+
+    monkeypatch.setenv("KEYNODE_TAGGER", str(Path(__file__).resolve().parents[2] / "models" / "tagger.pkl"))
+    keys = [text_key(model_text(u.text)) for u in sales_chat.utterances]
+    _analysis, computed = analyze_conversation.fn(sales_chat, str(sop_path))
+    assert sorted(computed) == sorted(set(keys))
+    known = {key: computed[key] for key in keys[:4]}  # as if the store had these four
+    _analysis, again = analyze_conversation.fn(sales_chat, str(sop_path), known)
+    assert sorted(again) == sorted(set(keys) - set(known))
 
 
 def test_cached_sop_reloads_an_edited_file(tmp_path, sop_path):
