@@ -463,10 +463,11 @@ class Store:
     def publish_snapshot(self, force: bool = False) -> Path | None:
         """Copy the database to its snapshot path atomically (at most every ``publish_interval_s``)."""
         started = time.monotonic()
-        # The interval counts from the end of the last copy, and is never shorter than ten copies:
-        # on a large database (a copy of 100,000 conversations takes 15-30 s) the batch would
-        # otherwise spend its time copying, one conversation per copy.
-        if not force and started - self._last_publish < max(self.publish_interval_s, 10 * self._publish_s):
+        # The interval counts from the end of the last copy and, once a copy takes seconds, is
+        # never shorter than ten copies: on a large database (a copy of 100,000 conversations
+        # takes 15-30 s) the batch would otherwise spend its time copying, one conversation each.
+        floor_s = 10 * self._publish_s if self._publish_s >= 1.0 else 0.0
+        if not force and started - self._last_publish < max(self.publish_interval_s, floor_s):
             return None
         target = snapshot_path(self.db_path)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
