@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
+import types
 from pathlib import Path
 
 import duckdb
@@ -44,6 +46,10 @@ def test_a_local_dask_cluster_stores_exactly_what_threads_store(prefect_harness,
     # The workers are other processes: they reach the test's Prefect server through the environment.
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     monkeypatch.setenv("KEYNODE_TAGGER", str(ROOT / "models" / "tagger.pkl"))  # the default, with embeddings
+    # Dask starts its workers with multiprocessing's spawn, which re-runs the parent's __main__
+    # script in each child; after the board's AppTests that is dashboards/app.py, which cannot
+    # run there. (`keynode` itself is a console script guarded by `if __name__ == "__main__"`.)
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     folder = tmp_path / "exports"
     folder.mkdir()
     for name in SAMPLES:
