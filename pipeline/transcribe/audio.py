@@ -176,6 +176,102 @@ def decode(path: str | Path, split_stereo: bool):
                           "check that the file is a complete recording") from exc
 
 
+def packets_s(path: str | Path) -> float | None:
+    """Seconds of audio the file's packets hold, read without decoding them (a few seconds for
+    hours of audio): how much of a long recording is there, before decoding it. None when the
+    packets do not say."""
+    import av
+
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            total = sum(packet.duration for packet in container.demux(stream) if packet.duration)
+            return float(total * stream.time_base) if total and stream.time_base else None
+    except Exception as exc:  # PyAV raises many types for broken streams
+        raise IngestError(str(path), "decode", f"the audio cannot be decoded ({exc})",
+                          "check that the file is a complete recording") from exc
+
+
+def stream(path: str | Path, split_stereo: bool, block_s: float):
+    """The samples of :func:`decode` in consecutive blocks of ``block_s`` seconds (the last one
+    shorter), each with whether it is the last: ``(block, last)``, where a block is a float32
+    array of shape ``(n,)``, or ``(2, n)`` with ``split_stereo``.
+
+    A long recording is never held whole: at most two blocks (the one returned, and the next,
+    decoded to know whether this one is the last) and FFmpeg's small buffers. The samples are
+    exactly those :func:`decode` returns: the same FFmpeg resampler to 16-bit at 16 kHz, fed
+    the same groups of frames, then scaled to float the same way.
+    """
+    import gc
+
+    import av
+    import numpy as np
+
+    size = max(1, int(block_s * WHISPER_RATE)) * (2 if split_stereo else 1)  # interleaved int16 per block
+    pending: list = []  # resampled int16 not yet in a block
+
+    def whole_blocks(final: bool):
+        """Cut the pending samples into blocks; keep the rest pending (nothing, when ``final``)."""
+        joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        cut = len(joined) if final else len(joined) - len(joined) % size
+        pending[:] = [joined[cut:].copy()] if cut < len(joined) else []
+        return [joined[start:start + size] for start in range(0, cut, size)]
+
+    def as_float(interleaved):
+        audio = interleaved.astype(np.float32) / 32768.0
+        return audio.reshape(-1, 2).T if split_stereo else audio
+
+    def resample(group):
+        pending.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(group))
+
+    blocks: list = []  # decoded blocks not yet returned: one is held back until the next exists
+    resampler = av.AudioResampler(format="s16", layout="stereo" if split_stereo else "mono", rate=WHISPER_RATE)
+    try:
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            # As faster_whisper.decode_audio: skip invalid frames, resample groups of 500,000 samples.
+            fifo = av.AudioFifo()
+            for frame in _valid_frames(container.decode(audio=0)):
+                frame.pts = None
+                fifo.write(frame)
+                if fifo.samples >= 500_000:
+                    resample(fifo.read())
+                    if sum(len(array) for array in pending) >= size:
+                        blocks += whole_blocks(final=False)
+                        while len(blocks) > 1:
+                            yield as_float(blocks.pop(0)), False
+            if fifo.samples:
+                resample(fifo.read())
+            resample(None)  # flush
+    except IngestError:
+        raise
+    except Exception as exc:  # PyAV raises many types for broken streams
+        raise IngestError(str(path), "decode", f"the audio cannot be decoded ({exc})",
+                          "check that the file is a complete recording") from exc
+    finally:
+        del resampler
+        gc.collect()  # FFmpeg's resampler objects are only freed by a collection (faster-whisper #390)
+    if pending:
+        blocks += whole_blocks(final=True)
+    if not blocks:  # no audio at all: one empty block, as decode() returns an empty array
+        blocks = [np.zeros(0, dtype=np.int16)]
+    while blocks:
+        yield as_float(blocks.pop(0)), not blocks
+
+
+def _valid_frames(frames):
+    """Frames of a stream, skipping those FFmpeg finds invalid (as faster-whisper does)."""
+    import av
+
+    iterator = iter(frames)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
+
+
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of the file's bytes: the audio's identity for ids and the transcript cache."""
     digest = hashlib.sha256()

@@ -56,9 +56,10 @@ def _mel_filters() -> np.ndarray:
     return filters
 
 
-def turn_fingerprint(samples: np.ndarray, start_s: float, end_s: float) -> np.ndarray | None:
-    """Mean and standard deviation of log-mel energies over the turn's voiced frames."""
-    segment = samples[int(start_s * RATE):int(end_s * RATE)]
+def turn_fingerprint(samples: np.ndarray, start_s: float, end_s: float, first_sample: int = 0) -> np.ndarray | None:
+    """Mean and standard deviation of log-mel energies over the turn's voiced frames.
+    ``first_sample``: the recording's sample that ``samples`` starts at (a window of it)."""
+    segment = samples[max(0, int(start_s * RATE) - first_sample):max(0, int(end_s * RATE) - first_sample)]
     if len(segment) < MIN_TURN_S * RATE:
         return None  # too little speech for a reliable fingerprint
     count = 1 + (len(segment) - FRAME) // HOP

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest import IngestError
-from pipeline.transcribe.audio import AudioInfo, WHISPER_RATE, _wav_stated_s, check_complete, decode, probe
+from pipeline.transcribe.audio import (AudioInfo, WHISPER_RATE, _wav_stated_s, check_complete, decode, packets_s,
+                                      probe, stream)
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -97,3 +98,35 @@ def test_streaming_placeholder_sizes_state_no_length(tmp_path, data_size):
 @pytest.mark.parametrize("stated, decoded", [(None, 1.0), (100.0, 98.5), (10.0, 9.1), (4.3, 4.3)])
 def test_small_differences_and_unstated_lengths_pass(stated, decoded):
     check_complete("call.wav", AudioInfo(1, 16000, decoded, "pcm_s16le", stated), decoded)
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=[path.name for path in RECORDINGS])
+def test_streamed_blocks_are_the_samples_decode_returns(path):
+    """Long recordings are decoded block by block: the blocks, joined, are exactly the samples
+    of the whole-file decoder, per channel too, whatever the block length; every block but the
+    last is full, and only the last says so."""
+    import numpy as np
+
+    stereo_too = [False, True] if probe(path).channels == 2 else [False]
+    for split_stereo in stereo_too:
+        whole = decode(path, split_stereo=split_stereo)
+        whole = np.stack(whole) if split_stereo else whole
+        for block_s in (1.0, 7.3, 3600.0):
+            blocks = list(stream(path, split_stereo, block_s))
+            assert [last for _block, last in blocks] == [False] * (len(blocks) - 1) + [True]
+            assert all(block.shape[-1] == int(block_s * WHISPER_RATE) for block, _last in blocks[:-1])
+            joined = np.concatenate([block for block, _last in blocks], axis=-1)
+            assert joined.dtype == np.float32 and np.array_equal(joined, whole)
+
+
+def test_packets_tell_how_much_audio_is_there_without_decoding(bad):
+    """What a long recording holds is checked before decoding it: complete files' packets hold
+    their length (MP3 packets also count the encoder's padding: measured up to 0.16 s more, well
+    inside check_complete's 1 s slack), a truncated MP3's a third of what its header states."""
+    for path in RECORDINGS:
+        if probe(path).stated_s:
+            assert abs(packets_s(path) - len(decode(path, split_stereo=False)) / WHISPER_RATE) < 0.25, path.name
+    info = probe(bad / "truncated.mp3")
+    assert packets_s(bad / "truncated.mp3") < info.stated_s / 2
+    with pytest.raises(IngestError, match="the audio cannot be decoded"):
+        packets_s(bad / "not_audio.m4a")
