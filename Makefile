@@ -15,7 +15,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export KEYNODE_DB := $(CURDIR)/$(DB)
 
-.PHONY: demo test install install-test process board bench-board eval eval-asr eval-scores clean
+.PHONY: demo test install install-test process board bench bench-summary bench-board eval eval-asr eval-scores clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,25 @@ bench-board: install-test
 # Transcription accuracy and speed table in docs/asr.md (takes a few minutes).
 eval-asr: install
 	$(BIN)/python bench/eval_asr.py
+
+# Issue #8's speed and memory figures, each measured side by side in one run (ratios, not
+# absolute times: the machine is shared), then one summary table in bench/results/summary.md
+# and docs/benchmarks.md. Takes an hour or two (docs/benchmarks.md). One line per benchmark,
+# so the first failure stops it. `--variants` with no values: only sequential vs the default
+# batched engine, none of the exploratory clip variants. The search step builds the 100k
+# warehouse in data/warehouse/ (ignored by its own .gitignore).
+bench: install-test
+	$(BIN)/python bench/asr_speed.py overhead
+	$(BIN)/python bench/asr_speed.py batched --variants
+	$(BIN)/python bench/asr_speed.py memory --label current
+	$(BIN)/python bench/text_throughput.py
+	$(BIN)/python bench/search_scale.py --build
+	$(BIN)/python bench/scale_out.py
+	$(BIN)/python bench/summary.py
+
+# Only the summary table, from whatever bench/results/*.json exist (standard library only).
+bench-summary: $(BIN)/python
+	$(BIN)/python bench/summary.py
 
 clean:
 	rm -rf $(VENV) .keynode data/keynode*.duckdb*

@@ -211,9 +211,8 @@ def raw_transcribe(model, path: Path, language: str | None, channels: int, optio
     Keynode gives it (Silero VAD speech with the batched engine's VAD options, pauses kept, a new
     clip at a pause over 1 s or at 30 s); and consume the segments. Returns the number of words."""
     from faster_whisper import BatchedInferencePipeline, decode_audio
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    from pipeline.transcribe.whisper import ZH_PROMPT
+    from pipeline.transcribe.whisper import ZH_PROMPT, speech_clips
 
     decoded = decode_audio(str(path), sampling_rate=RATE, split_stereo=channels == 2)
     arrays = list(decoded) if channels == 2 else [decoded]
@@ -225,17 +224,13 @@ def raw_transcribe(model, path: Path, language: str | None, channels: int, optio
         if batch_size and channels == 2:
             segments, _info = BatchedInferencePipeline(model).transcribe(samples, batch_size=batch_size, **kwargs)
         elif batch_size:
-            clips: list[dict] = []
-            for part in get_speech_timestamps(samples, VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)):
-                if clips and part["end"] - clips[-1]["start"] <= 30 * RATE and part["start"] - clips[-1]["end"] <= RATE:
-                    clips[-1]["end"] = part["end"]
-                else:
-                    clips.append(dict(part))
+            # The clips Keynode gives the batched engine for mono audio (faster-whisper's own VAD,
+            # its options as Keynode sets them): part of the engine's configuration, not overhead.
+            clips = speech_clips(samples)
             if not clips:
                 continue
             segments, _info = BatchedInferencePipeline(model).transcribe(
-                samples, batch_size=batch_size, clip_timestamps=[{k: v / RATE for k, v in c.items()} for c in clips],
-                **kwargs)
+                samples, batch_size=batch_size, clip_timestamps=clips, **kwargs)
         else:
             segments, _info = model.transcribe(samples, **kwargs)
         words += sum(len(segment.words or ()) for segment in segments)
