@@ -450,6 +450,13 @@ def _has_table(name: str) -> bool:
     return not frame.empty and int(frame["n"].iloc[0]) > 0
 
 
+def _columns_of(table: str) -> set[str]:
+    """The columns of ``table`` in the snapshot (empty: no such table; a snapshot published
+    before a migration lacks what it adds)."""
+    frame = _query("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", (table,))
+    return set() if frame.empty else set(frame["column_name"])
+
+
 CONVERSATION_METRIC_COLUMNS = ("name", "value", "unit", "applicable", "explanation", "evidence")
 CONVERSATION_NOTE_COLUMNS = ("note_index", "kind", "utterance_indexes", "quote", "answer", "answer_index",
                              "outcome", "line")
@@ -694,21 +701,71 @@ def search_context(viewer: Viewer, hits: pd.DataFrame, turns: int = CONTEXT_TURN
     return frame
 
 
-def objection_answers(viewer: Viewer, node_id: str = "price_objection") -> pd.DataFrame:
-    """Every objection the auto notes recorded among the viewer's conversations, with the rep's
-    answer, the customer's reaction (accepted / recurred / unresolved / open / no_reply) and the
-    conversation's ``node_id`` total: the rows :func:`pipeline.scoring.objections.library` groups."""
-    if not _has_table("conversation_notes"):
-        return pd.DataFrame()
+def objection_library(viewer: Viewer, node_id: str = "price_objection", answers_per_group: int = 3,
+                      wordings_per_theme: int = 50) -> pd.DataFrame:
+    """The objection library of the viewer's conversations: the objections the auto notes
+    recorded, grouped by theme, each theme with its counts, its most frequent wordings and the
+    rep's answers that worked best (the customer's reaction, then the conversation's ``node_id``
+    total). Columns and ranking: :func:`pipeline.scoring.objections.library`. Grouped in DuckDB
+    (:func:`pipeline.scoring.objections.library_sql`): only a row per theme leaves the query.
+    A trainer's library is grouped and shown on the masked quote and answer stored with each
+    note, never on the raw ones, so wordings that differ only by a masked name or number are one."""
+    from pipeline.scoring import objections
+
+    columns = _columns_of("conversation_notes")
+    if not columns:
+        return pd.DataFrame(columns=list(objections.LIBRARY_COLUMNS))
+    stored = {"theme", "quote_masked", "answer_masked"} <= columns  # a snapshot from before migration 008: none
     condition, params = _scope(viewer)
-    frame = _query(f"""
-        SELECT n.conversation_id, c.rep, c.team, c.outcome AS deal_outcome, c.started_at, n.utterance_indexes,
-               n.quote, n.answer, n.answer_index, n.outcome, s.total AS node_total
+    patch = _objection_patch(viewer, condition, params, stored)
+
+    def field(name: str) -> str:
+        own = f"n.{name}" if stored else "NULL::VARCHAR"
+        return f"coalesce({own}, p.{name})" if patch else own
+
+    patched = ("""LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS conversation_id, unnest(?::INTEGER[]) AS note_index,
+                                unnest(?::VARCHAR[]) AS theme, unnest(?::VARCHAR[]) AS quote_masked,
+                                unnest(?::VARCHAR[]) AS answer_masked) p
+                  ON p.conversation_id = n.conversation_id AND p.note_index = n.note_index""" if patch else "")
+    source = f"""
+        SELECT n.conversation_id, n.note_index AS ordinal, c.rep, n.outcome, s.total AS node_total,
+               {field('theme')} AS theme, n.quote, n.answer, {field('quote_masked')} AS quote_masked,
+               {field('answer_masked')} AS answer_masked
         FROM conversation_notes n JOIN conversations c USING (conversation_id)
         LEFT JOIN node_scores s ON s.conversation_id = n.conversation_id AND s.node_id = ?
-        WHERE n.kind = 'objection' AND {condition}
-        ORDER BY n.conversation_id, n.note_index""", [node_id, *params])
-    return _redact(viewer, frame, text_columns=("quote", "answer"))
+        {patched}
+        WHERE n.kind = 'objection' AND {condition}"""
+    aggregates = _query(objections.library_sql(source, redacted=viewer.redacted, answers_per_group=answers_per_group,
+                                               wordings_per_theme=wordings_per_theme),
+                        [node_id, *(patch or []), *params])
+    return objections.library_frame(aggregates)
+
+
+def _objection_patch(viewer: Viewer, condition: str, params: Sequence, stored: bool) -> list[list] | None:
+    """For the viewer's objection notes stored without what the library needs (written before
+    migration 008, or a snapshot from before it), that computed now: the theme and, for a
+    trainer, the masked quote and answer, exactly as :func:`_mask` masks them. Returned as the
+    parameters of the patch in :func:`objection_library` (conversation ids, note indexes,
+    themes, masked quotes, masked answers), or None when every note has them (every note
+    written since the migration does)."""
+    from pipeline.scoring.objections import objection_theme
+
+    missing = "TRUE" if not stored else \
+        ("(n.theme IS NULL OR n.quote_masked IS NULL)" if viewer.redacted else "n.theme IS NULL")
+    rows = _query(f"""SELECT n.conversation_id, n.note_index, n.quote, n.answer
+                      FROM conversation_notes n JOIN conversations c USING (conversation_id)
+                      WHERE n.kind = 'objection' AND {missing} AND {condition}
+                      ORDER BY n.conversation_id, n.note_index""", params)
+    if rows.empty:
+        return None
+    themes = {quote: objection_theme(quote) for quote in rows["quote"].fillna("").unique()}
+    shown = _mask(rows, text_columns=("quote", "answer")) if viewer.redacted else None
+
+    def texts(column: str) -> list[str | None]:
+        return [None] * len(rows) if shown is None else [v if isinstance(v, str) else None for v in shown[column]]
+
+    return [rows["conversation_id"].tolist(), [int(i) for i in rows["note_index"]],
+            rows["quote"].fillna("").map(themes).tolist(), texts("quote"), texts("answer")]
 
 
 # -- coaching: pipeline.scoring.analytics over the stored scores ----------------------------

@@ -238,6 +238,7 @@ _STRINGS: dict[str, dict[str, str]] = {
     "best_answers": {"zh": "最佳回应", "en": "Best answers"},
     "no_answers": {"zh": "这些异议都没有得到回应。", "en": "None of these objections was answered."},
     "all_wordings": {"zh": "全部 {n} 种说法", "en": "All {n} wordings"},
+    "top_wordings": {"zh": "最常见的 {shown} 种说法（共 {n} 种）", "en": "The {shown} most frequent of {n} wordings"},
     "theme_competitor": {"zh": "竞品更便宜", "en": "A competitor is cheaper"},
     "theme_budget": {"zh": "超出预算", "en": "Over budget"},
     "theme_discount": {"zh": "要求优惠", "en": "Asks for a discount"},

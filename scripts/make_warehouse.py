@@ -19,12 +19,16 @@ What it holds (deterministic: the same N gives the same rows):
   English calls);
 - key events on the utterances of tagged templates (about 30% of utterances), the event tree,
   node scores (present / missed / not applicable), conversation scores, metrics, auto notes
-  (needs, objections with the rep's answer and the customer's reaction, approvals, next steps)
-  and node score history, one run with its inputs and a few failures.
+  (needs, objections with the rep's answer and the customer's reaction, approvals, next steps;
+  objections with their theme and masked texts, as the writer stores them for the objection
+  library) and node score history, one run with its inputs and a few failures.
 
 Everything is generated with set-based DuckDB SQL (no row-by-row Python), in the order the
 writer would have stored it (conversation after conversation, roughly by date), and the
-snapshot is then published by the writer's own ``Store.publish_snapshot``.
+snapshot is then published by the writer's own ``Store.publish_snapshot``. The one exception:
+the objections' themes and masked texts are computed by the pipeline's own Python
+(``pipeline.scoring.objections``), once per distinct quote and per distinct (text, customer
+names), and joined back.
 """
 
 from __future__ import annotations
@@ -547,9 +551,8 @@ def generate(con: duckdb.DuckDBPyConnection, conversations: int, log=print) -> d
                '{{"utterance_indexes": [' || (c.h % c.utterance_count) || ']}}'
         FROM g_conv c CROSS JOIN metrics m ORDER BY c.i, m.k""")
 
-    step("conversation_notes", f"""
-        INSERT INTO conversation_notes (conversation_id, note_index, kind, utterance_indexes, quote, answer,
-                                        answer_index, outcome, details, line)
+    step("conversation_notes (temp)", f"""
+        CREATE TEMP TABLE g_notes AS
         WITH nxt AS (
             SELECT u.*, min(CASE WHEN speaker_role = 'rep' THEN utterance_index END)
                         OVER (PARTITION BY i ORDER BY utterance_index
@@ -567,22 +570,36 @@ def generate(con: duckdb.DuckDBPyConnection, conversations: int, log=print) -> d
         answered AS (
             SELECT o.*, CASE WHEN o.kind = 'objection' AND o.h % 10 > 0 THEN o.next_rep END AS answer_index
             FROM noted o WHERE o.kind IS NOT NULL)
-        SELECT a.conversation_id,
-               (row_number() OVER (PARTITION BY a.i ORDER BY a.utterance_index) - 1)::INTEGER,
-               a.kind, [a.utterance_index], a.text, r.text, a.answer_index,
+        SELECT a.i, a.conversation_id,
+               (row_number() OVER (PARTITION BY a.i ORDER BY a.utterance_index) - 1)::INTEGER AS note_index,
+               a.kind, [a.utterance_index] AS utterance_indexes, a.text AS quote, r.text AS answer, a.answer_index,
                CASE a.kind WHEN 'objection' THEN CASE WHEN a.answer_index IS NULL THEN 'no_reply'
                                                  ELSE ['accepted', 'accepted', 'accepted', 'recurred', 'recurred',
                                                        'unresolved', 'open', 'open', 'open'][1 + a.h % 9] END
                            WHEN 'next_step' THEN CASE WHEN a.h % 4 = 0 THEN 'unconfirmed' ELSE 'confirmed' END
-               END,
+               END AS outcome,
                CASE a.kind WHEN 'next_step' THEN '{{"when": ["' || a.day || '"], "what": ["电话"], "who": "rep"}}'
-                           ELSE '{{}}' END,
+                           ELSE '{{}}' END AS details,
                CASE a.kind WHEN 'need' THEN '客户需求：「' || a.text || '」'
                            WHEN 'approval' THEN '客户认可：「' || a.text || '」'
                            WHEN 'objection' THEN '价格异议：「' || a.text || '」 → 销售回应 ' || coalesce(r.text, '（未回应）')
-                           ELSE '下一步：「' || a.text || '」' END
-        FROM answered a LEFT JOIN g_utt r ON r.i = a.i AND r.utterance_index = a.answer_index
-        ORDER BY a.i, a.utterance_index""")
+                           ELSE '下一步：「' || a.text || '」' END AS line
+        FROM answered a LEFT JOIN g_utt r ON r.i = a.i AND r.utterance_index = a.answer_index""")
+    started = time.perf_counter()
+    texts = _objection_library_fields(con)
+    timings["objection library fields"] = round(time.perf_counter() - started, 2)
+    log(f"  objection library fields: {timings['objection library fields']} s ({texts:,} distinct texts masked)")
+    step("conversation_notes", """
+        INSERT INTO conversation_notes (conversation_id, note_index, kind, utterance_indexes, quote, answer,
+                                        answer_index, outcome, details, line, theme, quote_masked, answer_masked)
+        SELECT n.conversation_id, n.note_index, n.kind, n.utterance_indexes, n.quote, n.answer, n.answer_index,
+               n.outcome, n.details, n.line, t.theme, q.masked, a.masked
+        FROM g_notes n
+        LEFT JOIN g_names g ON g.conversation_id = n.conversation_id
+        LEFT JOIN g_theme t ON n.kind = 'objection' AND t.quote = n.quote
+        LEFT JOIN g_masked q ON n.kind = 'objection' AND q.text = n.quote AND q.names = coalesce(g.names, [])
+        LEFT JOIN g_masked a ON n.kind = 'objection' AND a.text = n.answer AND a.names = coalesce(g.names, [])
+        ORDER BY n.i, n.note_index""")
 
     step("node_score_history", """
         INSERT INTO node_score_history (conversation_id, node_id, sop_version, status, total, scored_at)
@@ -602,6 +619,39 @@ def generate(con: duckdb.DuckDBPyConnection, conversations: int, log=print) -> d
         FROM range(20) r(k)""", [RUN_ID])
     con.execute("UPDATE runs SET failed = (SELECT count(*) FROM failures WHERE resolved_at IS NULL)")
     return timings
+
+
+def _objection_library_fields(con: duckdb.DuckDBPyConnection) -> int:
+    """What the writer stores with each objection note for the objection library
+    (:func:`pipeline.scoring.objections.library_fields`), computed as the writer computes it:
+    ``g_theme`` (quote → theme) and ``g_masked`` ((text, customer names) → the text as a trainer
+    sees it), each distinct quote or (text, names) once, in Python; ``g_names`` holds each
+    conversation's customer names as the board reads them (its customer and its customer
+    speakers' names; sorted, which masking does not depend on). Returns how many texts were masked."""
+    from pipeline.scoring.objections import masked, objection_theme
+
+    con.execute("""CREATE TEMP TABLE g_names AS
+                   SELECT conversation_id, list_sort(list(DISTINCT name)) AS names FROM (
+                       SELECT conversation_id, customer AS name FROM conversations
+                       UNION ALL
+                       SELECT conversation_id, speaker_name FROM utterances WHERE speaker_role = 'customer')
+                   WHERE name IS NOT NULL AND name <> '' GROUP BY conversation_id""")
+    quotes = [row[0] for row in con.execute(
+        "SELECT DISTINCT quote FROM g_notes WHERE kind = 'objection' ORDER BY 1").fetchall()]
+    con.execute("CREATE TEMP TABLE g_theme AS SELECT unnest(?::VARCHAR[]) AS quote, unnest(?::VARCHAR[]) AS theme",
+                [quotes, [objection_theme(quote) for quote in quotes]])
+    pairs = con.execute("""SELECT DISTINCT t.text, coalesce(g.names, []::VARCHAR[]) FROM (
+                               SELECT conversation_id, quote AS text FROM g_notes WHERE kind = 'objection'
+                               UNION ALL
+                               SELECT conversation_id, answer FROM g_notes
+                               WHERE kind = 'objection' AND answer IS NOT NULL) t
+                           LEFT JOIN g_names g ON g.conversation_id = t.conversation_id
+                           ORDER BY ALL""").fetchall()
+    con.execute("CREATE TEMP TABLE g_masked AS SELECT unnest(?::VARCHAR[]) AS text, unnest(?::VARCHAR[][]) AS names, "
+                "unnest(?::VARCHAR[]) AS masked",
+                [[text for text, _ in pairs], [names for _, names in pairs],
+                 [masked(text, names) for text, names in pairs]])
+    return len(pairs)
 
 
 def plant(con: duckdb.DuckDBPyConnection, phrase: str = PLANTED, every: int = 97) -> int:

@@ -1,5 +1,6 @@
 """The objection library: the objections in the viewer's conversations grouped by theme, each
-with its most typical wording and the answers that worked best (pipeline/scoring/objections.py)."""
+with its most typical wording, its most frequent wordings and the answers that worked best
+(pipeline/scoring/objections.py; a trainer's masked)."""
 
 import pandas as pd
 import streamlit as st
@@ -7,11 +8,10 @@ import streamlit as st
 from dashboards import data
 from dashboards.i18n import reaction_label, t
 from dashboards.ui import page
-from pipeline.scoring.objections import library
 
 viewer = page("objection_library")
 
-themes = library(data.objection_answers(viewer))
+themes = data.objection_library(viewer)
 if themes.empty:
     st.info(t("no_objections"))
     st.stop()
@@ -31,6 +31,9 @@ for theme in themes.itertuples():
             st.caption(f"{answer['rep'] or '—'} · {reaction_label(answer['outcome'])}{score}")
             st.page_link("app_pages/conversation.py", label=t("open_in_conversation"), icon="💬",
                          query_params={"id": answer["conversation_id"]})
-        with st.popover(t("all_wordings").format(n=len(theme.members))):
-            for quote in theme.members:
-                st.text(quote)
+        shown = len(theme.members)
+        label = t("all_wordings").format(n=shown) if shown == theme.wordings else \
+            t("top_wordings").format(shown=shown, n=theme.wordings)
+        with st.popover(label):
+            for quote, count in theme.members:
+                st.text(f"{quote}  ×{count}")

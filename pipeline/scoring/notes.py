@@ -9,11 +9,13 @@ what / who come from the cues of the SOP's own ``next_step`` checklist (``concre
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.events.tree import descendants
 from pipeline.models import Conversation, KeyEvent, TreeNode
+from pipeline.scoring.objections import customer_names, library_fields
 from pipeline.sop import Sop
 from pipeline.text import normalize
 
@@ -50,6 +52,11 @@ class NoteItem:
     answer_index: int | None = None
     outcome: str | None = None         # objections: accepted|recurred|unresolved|open|no_reply; next steps: confirmed|unconfirmed
     details: dict = field(default_factory=dict)  # next steps: {"when": [...], "what": [...], "who": "rep"|"customer"|None}
+    # Objections, for the objection library (pipeline.scoring.objections.library_fields): the
+    # theme, and the quote and answer as a trainer sees them (personal data masked).
+    theme: str | None = None
+    quote_masked: str | None = None
+    answer_masked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,11 @@ class ConversationNotes:
                 line += words["paren"].format(words["sep"].join(parts + [words[item.outcome]]))
             lines.append(line)
         return lines
+
+
+def _for_the_library(item: NoteItem, names: Sequence[str]) -> NoteItem:
+    theme, quote_masked, answer_masked = library_fields(item.quote, item.answer, names)
+    return dataclasses.replace(item, theme=theme, quote_masked=quote_masked, answer_masked=answer_masked)
 
 
 def _quote(text: str) -> str:
@@ -146,7 +158,8 @@ def conversation_notes(conversation: Conversation, events: tuple[KeyEvent, ...],
     """Notes in conversation order: needs and approvals the customer stated, each price
     objection with the rep's answer and the customer's reaction, and each next step (its
     proposal and confirmations in consecutive turns as one) with its when / what / who and
-    whether the customer confirmed it."""
+    whether the customer confirmed it. Objections also carry what the objection library
+    stores: their theme and their quote and answer masked."""
     utterances = conversation.utterances
     tagged = {(e.utterance_index, e.node_id) for e in events}
     items: list[tuple[int, NoteItem]] = []
@@ -170,4 +183,7 @@ def conversation_notes(conversation: Conversation, events: tuple[KeyEvent, ...],
             else:
                 items.append((occurrence.first_utterance, step))
     items.sort(key=lambda pair: pair[0])
+    if any(item.kind == "objection" for _, item in items):
+        names = customer_names(conversation)
+        items = [(at, _for_the_library(item, names) if item.kind == "objection" else item) for at, item in items]
     return ConversationNotes(conversation.language, tuple(item for _, item in items))

@@ -302,7 +302,8 @@ class Store:
                     "conversation_id": cid, "note_index": n, "kind": item.kind,
                     "utterance_indexes": list(item.utterance_indexes), "quote": item.quote, "answer": item.answer,
                     "answer_index": item.answer_index, "outcome": item.outcome,
-                    "details": json.dumps(item.details, ensure_ascii=False), "line": line}
+                    "details": json.dumps(item.details, ensure_ascii=False), "line": line, "theme": item.theme,
+                    "quote_masked": item.quote_masked, "answer_masked": item.answer_masked}
                     for n, (item, line) in enumerate(zip(analysis.notes.items, analysis.notes.lines()))])
             con.execute("DELETE FROM node_score_history WHERE conversation_id = ? AND sop_version = ?",
                         [cid, analysis.sop_version])

@@ -3,13 +3,15 @@ page does not show cannot be reached by calling the function either."""
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pandas as pd
 import pytest
 
 from dashboards import actions, data
 from pipeline.access import Viewer
-from pipeline.store import snapshot_path
+from pipeline.store import Store, snapshot_path
 
 
 @pytest.fixture
@@ -113,6 +115,87 @@ def test_actions_check_the_role_and_the_conversation(board_db, viewers):
     with pytest.raises(PermissionError):
         data.access_log(viewers["manager"])
     assert isinstance(data.access_log(viewers["admin"]), pd.DataFrame)
+
+
+# -- the objection library ---------------------------------------------------------------------
+def _library_texts(library: pd.DataFrame) -> list[str]:
+    return [*library["example"], *(quote for members in library["members"] for quote, _ in members),
+            *(answer["answer"] for answers in library["best_answers"] for answer in answers)]
+
+
+def test_a_trainers_objection_library_shows_the_texts_masked_as_everywhere_else(board_db, viewers):
+    trainer = viewers["trainer"]
+    shown, raw = data.objection_library(trainer), data.objection_library(viewers["admin"])
+    assert list(shown["theme"]) == list(raw["theme"]) == ["budget", "price", "competitor", "discount"]
+    assert list(shown["objections"]) == list(raw["objections"]) == [5, 4, 3, 2]
+    # Every wording and answer exactly as the trainer's conversation page masks it (data._mask).
+    notes = pd.concat([data.conversation_notes(trainer, cid).assign(conversation_id=cid) for (cid,) in _stored(
+        board_db, "SELECT DISTINCT conversation_id FROM conversation_notes WHERE kind = 'objection'")])
+    objections = notes[notes["kind"].eq("objection")]
+    assert {quote for members in shown["members"] for quote, _ in members} == set(objections["quote"])
+    answers = set(zip(objections["conversation_id"], objections["answer"]))
+    assert all((a["conversation_id"], a["answer"]) in answers for best in shown["best_answers"] for a in best)
+    discount = shown.set_index("theme").loc["discount", "best_answers"]
+    assert "[姓名]，跟经理申请到了，再减两千，另外送您一年的道路救援" in [a["answer"] for a in discount]
+    assert not any("黄先生" in text for text in _library_texts(shown))  # the customer of that conversation
+    assert any("黄先生" in text for text in _library_texts(raw))        # the admin reads it
+
+
+@pytest.mark.parametrize(("role", "where", "params"), [
+    ("manager", "team = ?", ["华东一组"]), ("rep_south", "rep = ?", ["陈晨"])])
+def test_the_objection_library_counts_only_the_viewers_objections(board_db, viewers, role, where, params):
+    library = data.objection_library(viewers[role])
+    ((objections,),) = _stored(
+        board_db, f"SELECT count(*) FROM conversation_notes WHERE kind = 'objection' "
+                  f"AND conversation_id IN (SELECT conversation_id FROM conversations WHERE {where})", params)
+    assert library["objections"].sum() == objections > 0
+    visible = set(data.conversations(viewers[role])["conversation_id"])
+    assert {a["conversation_id"] for best in library["best_answers"] for a in best} <= visible
+
+
+LIBRARY_ROLES = ("admin", "trainer", "manager", "rep")
+
+
+def _libraries(monkeypatch, db, viewers) -> dict[str, pd.DataFrame]:
+    monkeypatch.setenv("KEYNODE_DB", str(db))
+    return {role: data.objection_library(viewers[role]) for role in LIBRARY_ROLES}
+
+
+def _copy(db, target):
+    target.parent.mkdir(exist_ok=True)
+    shutil.copy(db, target)
+    return target
+
+
+def test_objection_notes_stored_before_migration_008_give_the_same_library(sample_db, tmp_path, monkeypatch,
+                                                                           viewers):
+    """Notes written before migration 008 have no theme or masked texts: the board computes them
+    for those rows, in a snapshot published before the migration (no such columns), after it
+    (NULL), and beside notes written since (some NULL)."""
+    expected = _libraries(monkeypatch, sample_db, viewers)
+    db = _copy(sample_db, tmp_path / "old" / "keynode.duckdb")
+    with duckdb.connect(str(db)) as con:  # the samples as a database of migration 007 holds them
+        for column in ("theme", "quote_masked", "answer_masked"):
+            con.execute(f"ALTER TABLE conversation_notes DROP COLUMN {column}")
+        con.execute("DELETE FROM schema_migrations WHERE version = 8")
+    shutil.copy(db, snapshot_path(db))  # and the snapshot it published
+    for role, library in _libraries(monkeypatch, db, viewers).items():
+        pd.testing.assert_frame_equal(library, expected[role], obj=f"{role}, a snapshot from before 008")
+    with Store(db):  # migrates (008: the columns, NULL in every row) and publishes
+        pass
+    assert _stored(db, "SELECT count(*) > 0, count(theme), count(quote_masked) FROM conversation_notes "
+                       "WHERE kind = 'objection'") == [(True, 0, 0)]
+    for role, library in _libraries(monkeypatch, db, viewers).items():
+        pd.testing.assert_frame_equal(library, expected[role], obj=f"{role}, migrated from 007")
+    mixed = _copy(sample_db, tmp_path / "mixed" / "keynode.duckdb")
+    with duckdb.connect(str(mixed)) as con:  # 华东一组's notes from before the migration, the others' since
+        con.execute("UPDATE conversation_notes SET theme = NULL, quote_masked = NULL, answer_masked = NULL "
+                    "WHERE conversation_id IN (SELECT conversation_id FROM conversations WHERE team = '华东一组')")
+    shutil.copy(mixed, snapshot_path(mixed))
+    assert _stored(mixed, "SELECT count(theme) > 0 AND count(theme) < count(*) FROM conversation_notes "
+                          "WHERE kind = 'objection'") == [(True,)]
+    for role, library in _libraries(monkeypatch, mixed, viewers).items():
+        pd.testing.assert_frame_equal(library, expected[role], obj=f"{role}, some notes from before 008")
 
 
 # -- original texts kept before redaction (configs/privacy.yaml keep_original: true) -------------

@@ -364,6 +364,16 @@ def test_the_objection_library_groups_objections_with_their_best_answers(sample_
     app = open_page("objections", sample_db, viewer=viewers["trainer"])
     assert app.expander and any("价格" in e.label or "预算" in e.label or "竞品" in e.label for e in app.expander)
     assert not app.exception
+    # The samples' 14 objections: budget 5, price 4, competitor 3, discount 2, each wording said once.
+    assert [e.label.split(" · ")[:2] for e in app.expander] == [
+        ["超出预算", "5 条异议"], ["价格太高", "4 条异议"], ["竞品更便宜", "3 条异议"], ["要求优惠", "2 条异议"]]
+    texts = [t.value for t in app.text]
+    assert "那你再帮我申请下，能再优惠两千我就定了  ×1" in texts  # a wording with how often it was said
+    # 黄先生's answer, as a trainer sees it: the customer's name masked.
+    assert "[姓名]，跟经理申请到了，再减两千，另外送您一年的道路救援" in texts
+    assert not any("黄先生" in text or "赵总，我给您算" in text for text in texts)
+    admin = [t.value for t in open_page("objections", sample_db, viewer=viewers["admin"]).text]
+    assert "黄先生，跟经理申请到了，再减两千，另外送您一年的道路救援" in admin
 
 
 def test_english_interface(sample_db, open_page):

@@ -60,6 +60,24 @@ def test_the_warehouse_has_the_schema_and_rows_that_hang_together(warehouse):
                                                                 "utterances": CONVERSATIONS // 7}
 
 
+def test_objection_notes_carry_the_library_fields_the_writer_would_store(warehouse):
+    from pipeline.scoring.objections import library_fields
+
+    db, _ = warehouse
+    assert _rows(db, "SELECT count(*) FROM conversation_notes WHERE kind <> 'objection' "
+                     "AND (theme IS NOT NULL OR quote_masked IS NOT NULL OR answer_masked IS NOT NULL)") == [(0,)]
+    # Each conversation's customer names as the board reads them (dashboards.data._customer_names).
+    rows = _rows(db, """SELECT n.quote, n.answer, n.theme, n.quote_masked, n.answer_masked,
+                               list_distinct(list(u.speaker_name) || [any_value(c.customer)])
+                        FROM conversation_notes n JOIN conversations c USING (conversation_id)
+                        JOIN utterances u ON u.conversation_id = n.conversation_id AND u.speaker_role = 'customer'
+                        WHERE n.kind = 'objection'
+                        GROUP BY n.conversation_id, n.note_index, n.quote, n.answer, n.theme, n.quote_masked,
+                                 n.answer_masked""")
+    assert len(rows) > CONVERSATIONS and {row[2] for row in rows} == {"price", "budget", "discount", "competitor"}
+    assert [row[2:5] for row in rows] == [library_fields(quote, answer, names) for quote, answer, *_, names in rows]
+
+
 def test_stored_text_is_normalised_as_the_writer_normalises_it(warehouse):
     db, _ = warehouse
     pairs = _rows(db, "SELECT text, text_normalized FROM utterances")

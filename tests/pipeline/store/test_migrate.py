@@ -37,15 +37,15 @@ def con(tmp_path):
 def test_bundled_migrations_are_numbered_in_order():
     assert [(version, name) for version, name, _sql in migrate_module.available_migrations()] == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library")]
 
 
 def test_blank_database_gets_every_table(con):
-    assert migrate(con) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(con) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert _tables(con) == TABLES
     assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall() == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library")]
 
 
 def test_columns_of_the_conversation_tables(con):
@@ -79,6 +79,12 @@ def test_columns_of_the_conversation_tables(con):
         ("customer_feedback", "DOUBLE"), ("total", "DOUBLE"), ("explanation", "JSON"), ("evidence", "JSON"),
         ("tip", "VARCHAR"), ("utterance_indexes", "INTEGER[]"), ("sop_version", "VARCHAR"),
     ]
+    assert _columns(con, "conversation_notes") == [
+        ("conversation_id", "VARCHAR"), ("note_index", "INTEGER"), ("kind", "VARCHAR"),
+        ("utterance_indexes", "INTEGER[]"), ("quote", "VARCHAR"), ("answer", "VARCHAR"), ("answer_index", "INTEGER"),
+        ("outcome", "VARCHAR"), ("details", "JSON"), ("line", "VARCHAR"),
+        ("theme", "VARCHAR"), ("quote_masked", "VARCHAR"), ("answer_masked", "VARCHAR"),  # migration 008
+    ]
     assert _columns(con, "failures") == [
         ("failure_id", "VARCHAR"), ("run_id", "VARCHAR"), ("source_path", "VARCHAR"), ("source_key", "VARCHAR"),
         ("stage", "VARCHAR"), ("error_type", "VARCHAR"), ("message", "VARCHAR"), ("occurred_at", "TIMESTAMP"),
@@ -102,7 +108,7 @@ def test_migrating_twice_is_a_no_op(con):
     before = {table: _columns(con, table) for table in TABLES}
     assert migrate(con) == []
     assert {table: _columns(con, table) for table in TABLES} == before
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (7,)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (8,)
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
 
 
@@ -113,4 +119,4 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(con, monkeypatch):
     with pytest.raises(duckdb.CatalogException):
         migrate(con)
     assert "half_done" not in _tables(con)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (7,)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (8,)

@@ -113,6 +113,28 @@ def test_metrics_notes_and_score_history_are_written(tmp_path, analysis, sop):
         assert con.execute("SELECT DISTINCT sop_version FROM node_scores").fetchall() == [("2027.01-1+00000000",)]
 
 
+def test_an_objection_note_is_stored_with_its_theme_and_its_texts_masked(tmp_path, make_conversation, sop):
+    """What the objection library reads (migration 008): the theme, and the quote and answer as a
+    trainer sees them — numbers and the customer's names (the metadata's and every customer
+    speaker's) masked. Other notes leave them empty."""
+    chat = make_conversation([
+        ("rep", "标准版一年九千八"),
+        ("customer", "太贵了，超出预算了。你加我手机13812345678再聊"),
+        ("rep", "理解，李姐，我稍后打13812345678给您和张伟，可以先从基础版开始"),
+        ("customer", "张伟", "好的，那先试试基础版"),
+        ("rep", "那我明天下午给您发报价单"),
+    ], customer="李女士")
+    with Store(tmp_path / "k.duckdb") as store:
+        store.write_analysis(analyze(chat, sop, RuleTagger()), "run-1", "fp-1")
+        assert store.con.execute("SELECT kind, quote, answer, theme, quote_masked, answer_masked "
+                                 "FROM conversation_notes ORDER BY note_index").fetchall() == [
+            ("need", "太贵了，超出预算了。你加我手机13812345678再聊", None, None, None, None),
+            ("objection", "太贵了，超出预算了。你加我手机13812345678再聊",
+             "理解，李姐，我稍后打13812345678给您和张伟，可以先从基础版开始", "budget",
+             "太贵了，超出预算了。你加我手机[手机号]再聊", "理解，[姓名]，我稍后打[手机号]给您和[姓名]，可以先从基础版开始"),
+            ("next_step", "那我明天下午给您发报价单", None, None, None, None)]
+
+
 def test_rewriting_the_same_analysis_leaves_the_same_rows(tmp_path, analysis, other_analysis):
     with Store(tmp_path / "k.duckdb") as store:
         store.write_analysis(analysis, "run-1", "fp-1")

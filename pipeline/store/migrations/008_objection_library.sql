@@ -1,0 +1,8 @@
+-- The objection library (docs/board.md, "Objection library") is grouped in SQL on the board:
+-- each objection note stores its theme and its quote and answer as a trainer sees them
+-- (personal data masked), computed when the note is built (pipeline/scoring/objections.py,
+-- library_fields). Other kinds of note leave them NULL. Rows stored before this migration have
+-- NULL too; the board computes them when it reads them (dashboards/data.py, objection_library).
+ALTER TABLE conversation_notes ADD COLUMN theme VARCHAR;          -- competitor | budget | discount | price | other
+ALTER TABLE conversation_notes ADD COLUMN quote_masked VARCHAR;   -- the quote as a trainer sees it
+ALTER TABLE conversation_notes ADD COLUMN answer_masked VARCHAR;  -- the answer as a trainer sees it (NULL: none)
