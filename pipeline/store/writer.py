@@ -72,7 +72,8 @@ class Store:
         self._con = duckdb.connect(str(self.db_path))
         try:
             migrate(self._con)
-            self._recover()
+            filled = self._fill_objection_library_fields()
+            self._recover(republish=filled > 0)
         except BaseException:
             self._con.close()
             self._con = None
@@ -93,16 +94,56 @@ class Store:
         return self._con
 
     # -- recovery after a crash -----------------------------------------------------------
-    def _recover(self) -> None:
+    def _fill_objection_library_fields(self) -> int:
+        """Give objection notes stored before migration 008 their theme and masked quote and
+        answer (what the writer now stores with every new one), once, so the board groups old
+        and new notes alike in SQL. Returns how many notes were filled."""
+        from pipeline.scoring.objections import library_fields
+
+        con = self.con
+        # A column scan on every open; the names query below only when there is something to fill.
+        if not con.execute("SELECT count(*) FROM conversation_notes WHERE kind = 'objection' AND theme IS NULL"
+                           ).fetchone()[0]:
+            return 0
+        rows = con.execute("""
+            SELECT n.conversation_id, n.note_index, n.quote, n.answer,
+                   list_distinct(list_filter([c.customer] || coalesce(s.names, []), lambda x: x IS NOT NULL AND x <> ''))
+            FROM conversation_notes n JOIN conversations c USING (conversation_id)
+            LEFT JOIN (SELECT conversation_id, list(DISTINCT speaker_name) AS names FROM utterances
+                       WHERE speaker_role = 'customer' AND conversation_id IN (
+                           SELECT conversation_id FROM conversation_notes WHERE kind = 'objection' AND theme IS NULL)
+                       GROUP BY conversation_id) s USING (conversation_id)
+            WHERE n.kind = 'objection' AND n.theme IS NULL""").fetchall()
+        log.info("filling the objection library fields of %d notes stored before migration 008", len(rows))
+        filled = [(cid, index, *library_fields(quote, answer, names)) for cid, index, quote, answer, names in rows]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("CREATE TEMP TABLE library_fields (conversation_id VARCHAR, note_index INTEGER, "
+                        "theme VARCHAR, quote_masked VARCHAR, answer_masked VARCHAR)")
+            _insert(con, "library_fields", [dict(zip(("conversation_id", "note_index", "theme", "quote_masked",
+                                                     "answer_masked"), row)) for row in filled])
+            con.execute("""UPDATE conversation_notes n SET theme = f.theme, quote_masked = f.quote_masked,
+                                  answer_masked = f.answer_masked
+                           FROM library_fields f
+                           WHERE n.conversation_id = f.conversation_id AND n.note_index = f.note_index""")
+            con.execute("DROP TABLE library_fields")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(filled)
+
+    def _recover(self, republish: bool = False) -> None:
         """Called on open, holding DuckDB's write lock, so no other process is writing: mark
         runs a dead process left unfinished as interrupted, remove what a killed publish left,
-        and republish the snapshot when it is missing or older than the database."""
+        and republish the snapshot when it is missing or older than the database (or
+        ``republish``: rows were changed on open)."""
         interrupted = self.interrupt_unfinished_runs()
         target = snapshot_path(self.db_path)
         for leftover in target.parent.glob(f".{target.name}.*.tmp*"):
             if not leftover.name.startswith(f".{target.name}.{os.getpid()}.tmp"):
                 leftover.unlink(missing_ok=True)
-        if interrupted or not self._snapshot_is_current():
+        if interrupted or republish or not self._snapshot_is_current():
             self.publish_snapshot(force=True)
             # The first write of this session still publishes at once (the board shows progress).
             self._last_publish = float("-inf")

@@ -170,8 +170,9 @@ def _copy(db, target):
 def test_objection_notes_stored_before_migration_008_give_the_same_library(sample_db, tmp_path, monkeypatch,
                                                                            viewers):
     """Notes written before migration 008 have no theme or masked texts: the board computes them
-    for those rows, in a snapshot published before the migration (no such columns), after it
-    (NULL), and beside notes written since (some NULL)."""
+    for those rows in a snapshot published before the migration (no such columns) and beside
+    notes written since (some NULL); the writer fills them when it opens the migrated database,
+    and the library stays the same."""
     expected = _libraries(monkeypatch, sample_db, viewers)
     db = _copy(sample_db, tmp_path / "old" / "keynode.duckdb")
     with duckdb.connect(str(db)) as con:  # the samples as a database of migration 007 holds them
@@ -181,10 +182,10 @@ def test_objection_notes_stored_before_migration_008_give_the_same_library(sampl
     shutil.copy(db, snapshot_path(db))  # and the snapshot it published
     for role, library in _libraries(monkeypatch, db, viewers).items():
         pd.testing.assert_frame_equal(library, expected[role], obj=f"{role}, a snapshot from before 008")
-    with Store(db):  # migrates (008: the columns, NULL in every row) and publishes
+    with Store(db):  # migrates (008: the columns), fills every objection note's, and publishes
         pass
-    assert _stored(db, "SELECT count(*) > 0, count(theme), count(quote_masked) FROM conversation_notes "
-                       "WHERE kind = 'objection'") == [(True, 0, 0)]
+    assert _stored(db, "SELECT count(*) > 0, count(*) = count(theme), count(*) = count(quote_masked) "
+                       "FROM conversation_notes WHERE kind = 'objection'") == [(True, True, True)]
     for role, library in _libraries(monkeypatch, db, viewers).items():
         pd.testing.assert_frame_equal(library, expected[role], obj=f"{role}, migrated from 007")
     mixed = _copy(sample_db, tmp_path / "mixed" / "keynode.duckdb")

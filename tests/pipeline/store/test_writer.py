@@ -135,6 +135,32 @@ def test_an_objection_note_is_stored_with_its_theme_and_its_texts_masked(tmp_pat
             ("next_step", "那我明天下午给您发报价单", None, None, None, None)]
 
 
+def test_objection_notes_stored_before_008_are_filled_when_the_store_opens(tmp_path, make_conversation, sop):
+    """A database upgraded in place: its objection notes have no theme or masked texts until
+    the writer opens it, which fills them exactly as it stores new ones, and republishes."""
+    from pipeline.store import read_snapshot
+
+    chat = make_conversation([
+        ("rep", "标准版一年九千八"),
+        ("customer", "太贵了，超出预算了。你加我手机13812345678再聊"),
+        ("rep", "理解，李姐，我稍后打给您，可以先从基础版开始"),
+    ], customer="李女士")
+    db = tmp_path / "k.duckdb"
+    with Store(db) as store:
+        store.write_analysis(analyze(chat, sop, RuleTagger()), "run-1", "fp-1")
+        stored = store.con.execute("SELECT note_index, theme, quote_masked, answer_masked FROM conversation_notes "
+                                   "WHERE kind = 'objection'").fetchall()
+        store.con.execute("UPDATE conversation_notes SET theme = NULL, quote_masked = NULL, answer_masked = NULL")
+    with Store(db) as store:
+        assert store.con.execute("SELECT note_index, theme, quote_masked, answer_masked FROM conversation_notes "
+                                 "WHERE kind = 'objection'").fetchall() == stored
+        assert store.con.execute("SELECT count(*) FROM conversation_notes WHERE kind <> 'objection' "
+                                 "AND theme IS NOT NULL").fetchone() == (0,)
+    assert stored == [(1, "budget", "太贵了，超出预算了。你加我手机[手机号]再聊", "理解，[姓名]，我稍后打给您，可以先从基础版开始")]
+    with read_snapshot(db) as con:
+        assert con.execute("SELECT theme FROM conversation_notes WHERE kind = 'objection'").fetchall() == [("budget",)]
+
+
 def test_rewriting_the_same_analysis_leaves_the_same_rows(tmp_path, analysis, other_analysis):
     with Store(tmp_path / "k.duckdb") as store:
         store.write_analysis(analysis, "run-1", "fp-1")
