@@ -296,7 +296,7 @@ def _reanalyze(args: argparse.Namespace, verb: str) -> int:
     from pipeline.events import load_tagger
     from pipeline.events.tagger import StoredEvents
     from pipeline.sop import SopError, load_sop
-    from pipeline.store import Store
+    from pipeline.store import WRITE_BATCH, AnalysisWrite, Store
 
     try:
         sop = load_sop(args.sop)
@@ -306,6 +306,7 @@ def _reanalyze(args: argparse.Namespace, verb: str) -> int:
     tagger = load_tagger(args.tagger) if verb == "retag" else None
     run_id = uuid.uuid4().hex[:12]
     done = unchanged = 0
+    writes: list[AnalysisWrite] = []
     with Store(args.db) as store:
         store.begin_run(run_id, sop.version, tagger.name if tagger else "stored events", [verb])
         for conversation in list(store.stored_conversations()):
@@ -319,10 +320,14 @@ def _reanalyze(args: argparse.Namespace, verb: str) -> int:
             embedder = getattr(current, "embedder", None)
             if embedder:  # re-tagging never re-embeds a text embedded before
                 current.embedding_cache.update(store.cached_vectors(embedder, current.text_keys(conversation)))
-            store.write_analysis(analyze(conversation, sop, current), run_id, stamp, privacy=privacy)
+            writes.append(AnalysisWrite(analyze(conversation, sop, current), run_id, stamp, privacy=privacy))
             if embedder:
                 store.store_vectors(embedder, current.take_new_vectors())
+            if len(writes) == WRITE_BATCH:  # written in groups, as the flow writes
+                store.write_analyses(writes)
+                writes = []
             done += 1
+        store.write_analyses(writes)
         store.finish_run(run_id, done, unchanged, 0)
     how = f"re-tagged and re-scored with {tagger.name}" if tagger else "re-scored from their stored events"
     print(f"run {run_id}: {done} conversations {how} (SOP {sop.version}), {unchanged} already current")

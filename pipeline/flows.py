@@ -45,7 +45,7 @@ from pipeline.ingest.metadata import ManifestRow  # noqa: E402
 from pipeline.models import Analysis, Conversation  # noqa: E402
 from pipeline.privacy import RedactionConfigError, load_privacy_config, redact_conversation  # noqa: E402
 from pipeline.sop import Sop, SopError, load_sop  # noqa: E402
-from pipeline.store import CONFIG_STAGE, Store  # noqa: E402
+from pipeline.store import CONFIG_STAGE, WRITE_BATCH, AnalysisWrite, Store  # noqa: E402
 from pipeline.store.snapshot import file_digest  # noqa: E402
 from pipeline.transcribe.options import AsrOptions  # noqa: E402
 
@@ -263,16 +263,20 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
 
             def write_completed(block: bool) -> None:
                 """Write the analyses that are done (all of them when ``block``), in order: results
-                land while files are still being read, so a crash loses little."""
+                land while files are still being read, so a crash loses little. Those done
+                together are written together (one statement per table: docs/scaling.md)."""
+                batch: list[AnalysisWrite] = []
                 while waiting:
                     path, conversation, stamp, originals, future = waiting[0]
                     wrapped = getattr(future, "wrapped_future", None)  # a concurrent.futures.Future
                     if not block and not (wrapped is not None and wrapped.done()):
-                        return
+                        break
                     waiting.popleft()
                     result = future.result(raise_on_failure=False)
                     outstanding[path] -= 1
                     if isinstance(result, BaseException):
+                        store.write_analyses(batch)  # what came before it, first
+                        batch = []
                         fail(conversation.source_path, conversation.source_key, "analyze", result)
                         failed_inputs.add(path)
                         if not outstanding[path]:
@@ -282,14 +286,19 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     if new_vectors:
                         store.store_vectors(tagger.embedder, new_vectors)
                     # A file's last conversation settles the file in the same transaction.
-                    store.write_analysis(analysis, run_id, stamp, settled(path) if not outstanding[path] else None,
-                                         originals=originals, privacy=privacy.fingerprint())
+                    batch.append(AnalysisWrite(analysis, run_id, stamp,
+                                               settled(path) if not outstanding[path] else None,
+                                               originals=originals, privacy=privacy.fingerprint()))
                     written.add(conversation.conversation_id)
+                    if len(batch) == WRITE_BATCH:
+                        store.write_analyses(batch)
+                        batch = []
                     summary.processed += 1
                     progress.stored += 1
                     if conversation.transcript:
                         progress.audio_s += conversation.transcript.duration_s
                     logger.info(progress.line())
+                store.write_analyses(batch)
 
             for path, future in reads:
                 result = future.result(raise_on_failure=False)

@@ -2,6 +2,6 @@
 
 from pipeline.store.migrate import migrate
 from pipeline.store.snapshot import read_snapshot, snapshot_path
-from pipeline.store.writer import CONFIG_STAGE, Store
+from pipeline.store.writer import CONFIG_STAGE, WRITE_BATCH, AnalysisWrite, Store
 
-__all__ = ["CONFIG_STAGE", "Store", "migrate", "read_snapshot", "snapshot_path"]
+__all__ = ["CONFIG_STAGE", "WRITE_BATCH", "AnalysisWrite", "Store", "migrate", "read_snapshot", "snapshot_path"]

@@ -19,8 +19,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +45,12 @@ log = logging.getLogger(__name__)
 # Child tables first: they are deleted before, and inserted after, the conversation row.
 #: ``failures.stage`` of a configuration file (sop.yaml, privacy.yaml) that stopped a run.
 CONFIG_STAGE = "config"
+
+#: Analyses done together are written in one transaction (:meth:`Store.write_analyses`), up to
+#: this many: groups of 16 cost 1.8 CPU-s per 100 chats against 3.6 for one transaction each
+#: (bench/text_throughput.py; 64 gained nothing more). A crash loses none of a group: it is all
+#: stored or all redone.
+WRITE_BATCH = 16
 
 _CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores",
                         "conversation_metrics", "conversation_notes")
@@ -276,90 +282,71 @@ class Store:
         replace the conversation's ``utterance_originals`` rows (empty: none kept); None leaves
         them as they are (re-tagging stored text). ``privacy`` is the redaction the conversation
         went through (part of ``fingerprint``), stored so re-tagging can compute the same one."""
-        conversation = analysis.conversation
-        cid = conversation.conversation_id
-        meta = conversation.meta
-        times = [u.end_s if u.end_s is not None else u.start_s for u in conversation.utterances]
-        known_times = [t for t in times if t is not None]
+        self.write_analyses([AnalysisWrite(analysis, run_id, fingerprint, input_states, originals, privacy)])
+
+    def write_analyses(self, writes: Sequence[AnalysisWrite]) -> None:
+        """:meth:`write_analysis` for several conversations, in as few transactions as possible:
+        one statement per table for all of them instead of one per conversation (the
+        statements, not the rows, were most of the text path's CPU: docs/scaling.md). Each
+        conversation is still all or nothing; so is the group. A conversation written twice
+        (one exported twice) starts a new transaction, so the last write wins as it would one
+        at a time."""
+        if not writes:
+            return
+        group: list[AnalysisWrite] = []
+        for write in writes:
+            if any(w.analysis.conversation.conversation_id == write.analysis.conversation.conversation_id
+                   for w in group):
+                self._write_group(group)
+                group = []
+            group.append(write)
+        if group:
+            self._write_group(group)
+        self.publish_snapshot()
+
+    def _write_group(self, writes: Sequence[AnalysisWrite]) -> None:
+        """One transaction replacing the rows of ``writes``' conversations (distinct ids)."""
         con = self.con
+        ids = [w.analysis.conversation.conversation_id for w in writes]
+        rows: dict[str, list[dict]] = {table: [] for table in (
+            "conversations", "utterance_originals", "utterances", "key_events", "event_tree", "node_scores",
+            "conversation_scores", "conversation_metrics", "conversation_notes", "node_score_history")}
+        for write in writes:
+            for table, table_rows in _analysis_rows(write).items():
+                rows[table] += table_rows
         con.execute("BEGIN TRANSACTION")
         try:
-            # A new conversation has no rows to replace (each DELETE would still search its table).
-            if con.execute("SELECT 1 FROM conversations WHERE conversation_id = ?", [cid]).fetchone():
+            # New conversations have no rows to replace (each DELETE would still search its table).
+            stored = [cid for (cid,) in con.execute(
+                "SELECT conversation_id FROM conversations WHERE conversation_id IN (SELECT unnest(?::VARCHAR[]))",
+                [ids]).fetchall()]
+            if stored:
                 for table in (*_CONVERSATION_TABLES, "conversations"):
-                    con.execute(f"DELETE FROM {table} WHERE conversation_id = ?", [cid])
-            _insert(con, "conversations", [{
-                "conversation_id": cid, "source_path": conversation.source_path,
-                "source_key": conversation.source_key, "source_format": conversation.source_format,
-                "channel": meta.channel, "language": conversation.language, "industry": meta.industry,
-                "rep": meta.rep, "team": meta.team, "customer": meta.customer, "deal_id": meta.deal_id,
-                "stage": meta.stage, "outcome": meta.outcome, "started_at": meta.started_at,
-                "utterance_count": len(conversation.utterances),
-                "duration_s": max(known_times) if known_times else None, "fingerprint": fingerprint,
-                "sop_version": analysis.sop_version, "tagger": analysis.tagger_name, "run_id": run_id,
-                "processed_at": datetime.now(),
-                "transcript": json.dumps(asdict(conversation.transcript), ensure_ascii=False)
-                if conversation.transcript else None,
-                "privacy": json.dumps(privacy, ensure_ascii=False) if privacy is not None else None,
-            }])
-            if originals is not None:
-                con.execute("DELETE FROM utterance_originals WHERE conversation_id = ?", [cid])
-                _insert(con, "utterance_originals", [{"conversation_id": cid, "utterance_index": index,
-                                                      "text": text} for index, text in sorted(originals.items())])
-            _insert(con, "utterances", [{
-                "conversation_id": cid, "utterance_index": u.index, "speaker_role": u.speaker_role,
-                "speaker_name": u.speaker_name, "start_s": u.start_s, "end_s": u.end_s, "text": u.text,
-                "text_normalized": normalize(u.text), "role_confidence": u.role_confidence,
-                "words": json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in u.words],
-                                    ensure_ascii=False) if u.words else None,
-            } for u in conversation.utterances])
-            _insert(con, "key_events", [{
-                "conversation_id": cid, "utterance_index": e.utterance_index, "node_id": e.node_id,
-                "confidence": e.confidence, "evidence": e.evidence, "source": e.source,
-                "sop_version": analysis.sop_version, "tagger": analysis.tagger_name} for e in analysis.events])
-            _insert(con, "event_tree", [{
-                "conversation_id": cid, "tree_key": t.key, "parent_key": t.parent, "kind": t.kind,
-                "node_id": t.node_id, "speaker_role": t.speaker_role, "first_utterance": t.first_utterance,
-                "last_utterance": t.last_utterance, "depth": t.depth} for t in analysis.tree])
-            _insert(con, "node_scores", [{
-                "conversation_id": cid, "node_id": s.node_id, "status": s.status,
-                **_dimension_values(s), "total": s.total,
-                "explanation": json.dumps({d.dimension: d.explanation for d in s.dimensions}, ensure_ascii=False),
-                "evidence": json.dumps({d.dimension: d.evidence for d in s.dimensions}, ensure_ascii=False),
-                "tip": s.tip, "utterance_indexes": list(s.utterance_indexes),
-                "sop_version": analysis.sop_version} for s in analysis.node_scores])
-            score = analysis.conversation_score
-            _insert(con, "conversation_scores", [{
-                "conversation_id": cid, "coverage": score.coverage,
-                "missing_required": list(score.missing_required), "order_conformance": score.order_conformance,
-                "node_order": list(score.node_order), "total": score.total,
-                "sop_version": analysis.sop_version}])
-            _insert(con, "conversation_metrics", [{
-                "conversation_id": cid, "name": m.name, "value": m.value, "unit": m.unit, "applicable": m.applicable,
-                "explanation": m.explanation, "evidence": json.dumps(m.evidence, ensure_ascii=False)}
-                for m in analysis.metrics])
-            if analysis.notes is not None:
-                _insert(con, "conversation_notes", [{
-                    "conversation_id": cid, "note_index": n, "kind": item.kind,
-                    "utterance_indexes": list(item.utterance_indexes), "quote": item.quote, "answer": item.answer,
-                    "answer_index": item.answer_index, "outcome": item.outcome,
-                    "details": json.dumps(item.details, ensure_ascii=False), "line": line, "theme": item.theme,
-                    "quote_masked": item.quote_masked, "answer_masked": item.answer_masked}
-                    for n, (item, line) in enumerate(zip(analysis.notes.items, analysis.notes.lines()))])
-            con.execute("DELETE FROM node_score_history WHERE conversation_id = ? AND sop_version = ?",
-                        [cid, analysis.sop_version])
-            _insert(con, "node_score_history", [{
-                "conversation_id": cid, "node_id": s.node_id, "sop_version": analysis.sop_version,
-                "status": s.status, "total": s.total, "scored_at": datetime.now()} for s in analysis.node_scores])
-            self.resolve_failures(conversation.source_path, conversation.source_key, run_id)
-            con.execute("UPDATE runs SET processed = coalesce(processed, 0) + 1 WHERE run_id = ?", [run_id])
-            if input_states:
-                self._set_input_states(run_id, input_states)
+                    con.execute(f"DELETE FROM {table} WHERE conversation_id IN (SELECT unnest(?::VARCHAR[]))", [stored])
+            replaced_originals = [w.analysis.conversation.conversation_id for w in writes if w.originals is not None]
+            if replaced_originals:
+                con.execute("DELETE FROM utterance_originals WHERE conversation_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [replaced_originals])
+            for version in {w.analysis.sop_version for w in writes}:
+                con.execute("DELETE FROM node_score_history WHERE sop_version = ? "
+                            "AND conversation_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [version, [w.analysis.conversation.conversation_id for w in writes
+                                       if w.analysis.sop_version == version]])
+            for table, table_rows in rows.items():  # the conversation row before its children
+                _insert(con, table, table_rows)
+            for write in writes:
+                conversation = write.analysis.conversation
+                self.resolve_failures(conversation.source_path, conversation.source_key, write.run_id)
+            for run_id in dict.fromkeys(w.run_id for w in writes):
+                con.execute("UPDATE runs SET processed = coalesce(processed, 0) + ? WHERE run_id = ?",
+                            [sum(w.run_id == run_id for w in writes), run_id])
+            for write in writes:
+                if write.input_states:
+                    self._set_input_states(write.run_id, write.input_states)
             con.execute("COMMIT")
         except BaseException:  # Ctrl-C included: never leave the transaction open
             con.execute("ROLLBACK")
             raise
-        self.publish_snapshot()
 
     def stored_privacy(self, conversation_id: str) -> dict | None:
         """The privacy settings a stored conversation was redacted with (None: stored before
@@ -544,6 +531,90 @@ def _fsync(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True)
+class AnalysisWrite:
+    """One conversation's analysis to write, with what :meth:`Store.write_analysis` takes beside it."""
+
+    analysis: Analysis
+    run_id: str
+    fingerprint: str
+    input_states: Mapping[str, str] | None = None
+    originals: Mapping[int, str] | None = None
+    privacy: Mapping | None = None
+
+
+def _analysis_rows(write: AnalysisWrite) -> dict[str, list[dict]]:
+    """The rows of one conversation's analysis, per table (``utterance_originals`` only when
+    ``write.originals`` is given)."""
+    analysis = write.analysis
+    conversation = analysis.conversation
+    cid = conversation.conversation_id
+    meta = conversation.meta
+    times = [u.end_s if u.end_s is not None else u.start_s for u in conversation.utterances]
+    known_times = [t for t in times if t is not None]
+    score = analysis.conversation_score
+    return {
+        "conversations": [{
+            "conversation_id": cid, "source_path": conversation.source_path,
+            "source_key": conversation.source_key, "source_format": conversation.source_format,
+            "channel": meta.channel, "language": conversation.language, "industry": meta.industry,
+            "rep": meta.rep, "team": meta.team, "customer": meta.customer, "deal_id": meta.deal_id,
+            "stage": meta.stage, "outcome": meta.outcome, "started_at": meta.started_at,
+            "utterance_count": len(conversation.utterances),
+            "duration_s": max(known_times) if known_times else None, "fingerprint": write.fingerprint,
+            "sop_version": analysis.sop_version, "tagger": analysis.tagger_name, "run_id": write.run_id,
+            "processed_at": datetime.now(),
+            "transcript": json.dumps(asdict(conversation.transcript), ensure_ascii=False)
+            if conversation.transcript else None,
+            "privacy": json.dumps(write.privacy, ensure_ascii=False) if write.privacy is not None else None,
+        }],
+        "utterance_originals": [{"conversation_id": cid, "utterance_index": index, "text": text}
+                                for index, text in sorted((write.originals or {}).items())],
+        "utterances": [{
+            "conversation_id": cid, "utterance_index": u.index, "speaker_role": u.speaker_role,
+            "speaker_name": u.speaker_name, "start_s": u.start_s, "end_s": u.end_s, "text": u.text,
+            "text_normalized": normalize(u.text), "role_confidence": u.role_confidence,
+            "words": json.dumps([[w.start_s, w.end_s, w.text, w.probability] for w in u.words],
+                                ensure_ascii=False) if u.words else None,
+        } for u in conversation.utterances],
+        "key_events": [{
+            "conversation_id": cid, "utterance_index": e.utterance_index, "node_id": e.node_id,
+            "confidence": e.confidence, "evidence": e.evidence, "source": e.source,
+            "sop_version": analysis.sop_version, "tagger": analysis.tagger_name} for e in analysis.events],
+        "event_tree": [{
+            "conversation_id": cid, "tree_key": t.key, "parent_key": t.parent, "kind": t.kind,
+            "node_id": t.node_id, "speaker_role": t.speaker_role, "first_utterance": t.first_utterance,
+            "last_utterance": t.last_utterance, "depth": t.depth} for t in analysis.tree],
+        "node_scores": [{
+            "conversation_id": cid, "node_id": s.node_id, "status": s.status,
+            **_dimension_values(s), "total": s.total,
+            "explanation": json.dumps({d.dimension: d.explanation for d in s.dimensions}, ensure_ascii=False),
+            "evidence": json.dumps({d.dimension: d.evidence for d in s.dimensions}, ensure_ascii=False),
+            "tip": s.tip, "utterance_indexes": list(s.utterance_indexes),
+            "sop_version": analysis.sop_version} for s in analysis.node_scores],
+        "conversation_scores": [{
+            "conversation_id": cid, "coverage": score.coverage,
+            "missing_required": list(score.missing_required), "order_conformance": score.order_conformance,
+            "node_order": list(score.node_order), "total": score.total,
+            "sop_version": analysis.sop_version}],
+        "conversation_metrics": [{
+            "conversation_id": cid, "name": m.name, "value": m.value, "unit": m.unit, "applicable": m.applicable,
+            "explanation": m.explanation, "evidence": json.dumps(m.evidence, ensure_ascii=False)}
+            for m in analysis.metrics],
+        "conversation_notes": [{
+            "conversation_id": cid, "note_index": n, "kind": item.kind,
+            "utterance_indexes": list(item.utterance_indexes), "quote": item.quote, "answer": item.answer,
+            "answer_index": item.answer_index, "outcome": item.outcome,
+            "details": json.dumps(item.details, ensure_ascii=False), "line": line, "theme": item.theme,
+            "quote_masked": item.quote_masked, "answer_masked": item.answer_masked}
+            for n, (item, line) in enumerate(zip(analysis.notes.items, analysis.notes.lines()))]
+        if analysis.notes is not None else [],
+        "node_score_history": [{
+            "conversation_id": cid, "node_id": s.node_id, "sop_version": analysis.sop_version,
+            "status": s.status, "total": s.total, "scored_at": datetime.now()} for s in analysis.node_scores],
+    }
 
 
 def _dimension_values(score) -> dict[str, float | None]:

@@ -314,16 +314,17 @@ def test_a_run_stopped_by_an_error_is_marked_interrupted_and_running_again_compl
 
     folder = _copy_samples(samples_dir, tmp_path / "samples")
     db = tmp_path / "keynode.duckdb"
-    real_write = Store.write_analysis
+    real_write = Store._write_group
     calls = []
 
-    def write_then_fail(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) > 10:
-            raise RuntimeError("disk full")
-        return real_write(self, *args, **kwargs)
+    def write_then_fail(self, writes):  # one conversation per transaction, the eleventh fails
+        for write in writes:
+            calls.append(1)
+            if len(calls) > 10:
+                raise RuntimeError("disk full")
+            real_write(self, [write])
 
-    monkeypatch.setattr(Store, "write_analysis", write_then_fail)
+    monkeypatch.setattr(Store, "_write_group", write_then_fail)
     with pytest.raises(RuntimeError, match="disk full"):
         _run(folder, db, sop_path, reps_path)
     with duckdb.connect(str(db), read_only=True) as con:
@@ -335,7 +336,7 @@ def test_a_run_stopped_by_an_error_is_marked_interrupted_and_running_again_compl
     with read_snapshot(db) as con:  # published when the store closed: readers see the same
         assert con.execute("SELECT count(*) FROM conversations").fetchone() == (10,)
 
-    monkeypatch.setattr(Store, "write_analysis", real_write)
+    monkeypatch.setattr(Store, "_write_group", real_write)
     summary = _run(folder, db, sop_path, reps_path)
     assert (summary.processed, summary.skipped, summary.failures) == (16, 10, [])
     with duckdb.connect(str(db), read_only=True) as con:

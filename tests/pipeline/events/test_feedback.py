@@ -61,15 +61,15 @@ def test_bad_corrections_are_refused(db, sales_chat, capsys):
 
 def test_retag_with_the_learned_model_caches_vectors_and_never_embeds_twice(db, sop_path, tmp_path, monkeypatch,
                                                                              capsys):
+    from pipeline.events import _learned
+
+    _learned.cache_clear()  # a tagger other tests used holds vectors of their texts, not taken yet
     model = str(ROOT / "models" / "tagger.pkl")
     assert main(["retag", "--db", str(db), "--sop", str(sop_path), "--tagger", model]) == 0
     with duckdb.connect(str(db), read_only=True) as con:
         cached = con.execute("SELECT count(*) FROM embeddings").fetchone()[0]
         taggers = con.execute("SELECT DISTINCT tagger FROM key_events").fetchall()
     assert cached == 12 and taggers[0][0].startswith("learned.e5.")
-
-    from pipeline.events import _learned
-
     _learned.cache_clear()  # a new process: nothing in memory, only the store's cache
 
     def no_embedding():

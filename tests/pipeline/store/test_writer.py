@@ -13,7 +13,7 @@ from pipeline.analyze import analyze
 from pipeline.events import RuleTagger
 from pipeline.models import TranscriptInfo, Utterance, Word
 from pipeline.scoring import score_conversation, score_nodes
-from pipeline.store import Store, read_snapshot, snapshot_path
+from pipeline.store import AnalysisWrite, Store, read_snapshot, snapshot_path
 
 writer_module = importlib.import_module("pipeline.store.writer")
 
@@ -171,6 +171,31 @@ def test_rewriting_the_same_analysis_leaves_the_same_rows(tmp_path, analysis, ot
         assert _dumps(store.con) == dumps
     assert counts == {"conversations": 2, "utterances": 14, "key_events": 8, "event_tree": 13,
                       "node_scores": 12, "conversation_scores": 2}
+
+
+def test_analyses_written_together_give_the_rows_of_writing_them_one_by_one(tmp_path, analysis, other_analysis,
+                                                                           make_conversation, sop):
+    """write_analyses (the flow's group commit) stores exactly what write_analysis does one at a
+    time, the same conversation twice in one call included (the last write wins), with the run's
+    count and the input states it carries."""
+    shorter = analyze(make_conversation([(u.speaker_role, u.text) for u in analysis.conversation.utterances[:4]],
+                                        conversation_id="sales-chat"), sop, RuleTagger())
+    sequence = [(analysis, "fp-1", None), (other_analysis, "fp-2", {"b.txt": "done"}), (shorter, "fp-3", {"a.txt": "done"})]
+    dumps = {}
+    for name in ("one by one", "together"):
+        with Store(tmp_path / f"{name}.duckdb") as store:
+            store.begin_run("run-1", "v1", "rules.v1", ["exports"], {"a.txt": "d1", "b.txt": "d2"})
+            if name == "one by one":
+                for item, stamp, states in sequence:
+                    store.write_analysis(item, "run-1", stamp, states)
+            else:
+                store.write_analyses([AnalysisWrite(item, "run-1", stamp, states) for item, stamp, states in sequence])
+            dumps[name] = _dumps(store.con, exclude=("processed_at", "scored_at", "updated_at"))
+            assert _run_row(store.con, "run-1")[0] == 3  # processed: every write counts
+            assert _inputs(store.con, "run-1") == [("a.txt", "d1", "done"), ("b.txt", "d2", "done")]
+            assert store.stored_fingerprint("sales-chat") == "fp-3"
+    assert dumps["together"] == dumps["one by one"]
+    assert len(dumps["together"]["utterances"]) == 4 + len(other_analysis.conversation.utterances)
 
 
 def test_a_changed_conversation_replaces_all_its_rows(tmp_path, analysis, make_conversation, sop):
