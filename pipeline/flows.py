@@ -150,6 +150,25 @@ class Progress:
                 f"{audio} in {minutes}:{seconds:02d}{rate}")
 
 
+def work_order(paths: list[Path]) -> list[Path]:
+    """The order tasks are submitted in: recordings first, the most audio first (duration ×
+    channels: the transcription work), then the exports in their given order. With several
+    workers a long call submitted last would run alone at the end of the batch; longest first
+    keeps them all busy to the end (docs/scaling.md, "Scale-out")."""
+    def audio_work_s(path: Path) -> float:
+        try:
+            from pipeline.transcribe.audio import probe  # the audio extra
+
+            info = probe(path)
+        except (ImportError, IngestError, OSError):  # its task reports what is wrong with it
+            return 0.0
+        return info.duration_s * info.channels
+
+    recordings = [path for path in paths if path.suffix.lower() in AUDIO_EXTENSIONS]
+    exports = [path for path in paths if path.suffix.lower() not in AUDIO_EXTENSIONS]
+    return sorted(recordings, key=audio_work_s, reverse=True) + exports
+
+
 def _manifests(files: list[Path], explicit: str | None) -> tuple[dict[Path, Manifest | None], list[tuple[str, IngestError]]]:
     """The manifest that applies to each file's folder, and errors of manifests that failed."""
     by_folder: dict[Path, Manifest | None] = {}
@@ -255,7 +274,7 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                     return transcribe_call.submit(str(path), row, sop_path, asr_options)
                 return read_export.submit(str(path), manifest, reps_path)
 
-            reads = [(path, submit(path)) for path in readable]
+            reads = [(path, submit(path)) for path in work_order(readable)]
             progress = Progress(files=len(readable))
             waiting: deque = deque()  # analyses submitted, written in order as they complete
             outstanding: dict[str, int] = {}  # per input: analyses not yet written

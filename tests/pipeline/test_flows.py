@@ -354,3 +354,28 @@ def test_the_progress_line_counts_files_conversations_and_audio_minutes():
     progress.files_read, progress.stored, progress.audio_s = 12, 30, 1_110.0
     assert progress.line(now_s=190.0) == ("progress: 12/50 files read, 30 conversations stored, 18.5 audio min "
                                           "in 1:30, 20/min")
+
+
+def test_recordings_are_submitted_longest_first_and_exports_after_them(tmp_path):
+    """Longest-processing-time first: with several workers, the batch's longest call must not
+    start last. Work = duration × channels (a stereo call is transcribed twice); a recording the
+    flow cannot probe goes last among them (its task reports why); exports keep their order."""
+    from pipeline.flows import work_order
+
+    calls = Path(__file__).resolve().parents[2] / "data" / "samples" / "calls"
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"not audio at all")
+    chats = [tmp_path / "b.txt", tmp_path / "a.csv"]
+    recordings = sorted(calls.glob("call_*"))
+    order = work_order([chats[0], broken, *recordings, chats[1]])
+    assert [path.stem[-5:] for path in order[:8]] == [
+        "d5001",  # 125.7 s × 2 channels
+        "d5002",  # 118.5 × 2
+        "d5007",  # 103.5 × 2
+        "d5003",  # 88.5 × 2
+        "d5005",  # 82.8 × 2
+        "d5004",  # 86.3, mono
+        "d5008",  # 79.3, mono
+        "d5006",  # 74.8, mono
+    ]
+    assert order[8:] == [broken, *chats]
