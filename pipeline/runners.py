@@ -74,10 +74,24 @@ def task_runner(spec: RunnerSpec):
         raise RuntimeError("--runner dask needs the dask extra: pip install -e '.[dask]'") from exc
     if spec.address:
         return DaskTaskRunner(address=spec.address)
+    _keep_malloc_thresholds_dynamic()
     # Processes, not threads: ASR and tagging hold the GIL in places; a dashboard address of
     # None keeps the cluster off the network (everything on 127.0.0.1).
     return DaskTaskRunner(cluster_kwargs={"n_workers": spec.workers or 2, "threads_per_worker": spec.threads_per_worker,
                                           "processes": True, "host": "127.0.0.1", "dashboard_address": None})
+
+
+def _keep_malloc_thresholds_dynamic() -> None:
+    """Start local Dask workers without the ``MALLOC_TRIM_THRESHOLD_=65536`` Dask's nanny sets
+    in every worker by default (its other variables, one OpenMP/BLAS thread, stay). Setting it
+    fixes glibc's malloc thresholds, so each large buffer of a transcription is mmap'd and
+    unmapped again: one sample call took 32 s instead of 10 s, 11 s of it in the kernel, and the
+    workers of a batch spent two thirds of their time there (docs/scaling.md, "Scale-out")."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
 
 
 @contextmanager

@@ -100,3 +100,24 @@ def test_task_runners():
     assert local.cluster_kwargs == {"n_workers": 3, "threads_per_worker": 2, "processes": True, "host": "127.0.0.1",
                                     "dashboard_address": None}
     assert task_runner(RunnerSpec("dask", address="tcp://127.0.0.1:8786")).address == "tcp://127.0.0.1:8786"
+
+
+def test_local_dask_workers_keep_glibcs_dynamic_malloc_thresholds(monkeypatch):
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_ in each worker, which tripled the time of a
+    transcription there (system time); a worker of Keynode's local cluster has no such variable
+    and keeps the nanny's one-thread settings."""
+    import os
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # see above: spawn
+    nanny = dask.config.config["distributed"]["nanny"]
+    # Dask's default, whatever an earlier run in this process changed; restored after the test.
+    monkeypatch.setitem(nanny, "pre-spawn-environ", {**nanny["pre-spawn-environ"], "MALLOC_TRIM_THRESHOLD_": 65536})
+    task_runner(RunnerSpec(kind="dask", workers=1))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        (environ,) = client.run(lambda: {name: os.environ.get(name)
+                                         for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}).values()
+    assert environ == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
