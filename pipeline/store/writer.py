@@ -642,10 +642,14 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> Non
     if len(rows) >= _ARROW_MIN_ROWS:
         import pyarrow as pa
 
-        arrow_rows = pa.Table.from_pylist(rows)  # noqa: F841  (read by name by the statement below)
-        names = ", ".join(columns)
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow_rows")
-        return
+        try:
+            arrow_rows = pa.Table.from_pylist(rows)  # noqa: F841  (read by name by the statement below)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # values Arrow cannot put in one column type (DuckDB's casts can): VALUES below
+        else:
+            names = ", ".join(columns)
+            con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM arrow_rows")
+            return
     placeholders = f"({', '.join('?' for _ in columns)})"
     for start in range(0, len(rows), _INSERT_CHUNK_ROWS):
         chunk = rows[start:start + _INSERT_CHUNK_ROWS]

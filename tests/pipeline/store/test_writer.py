@@ -527,3 +527,23 @@ def test_a_publish_that_fails_half_way_leaves_the_previous_snapshot_readable(tmp
         with read_snapshot(db) as reader:
             assert reader.execute("SELECT count(*) FROM conversations").fetchone() == (2,)
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_many_rows_go_in_as_one_arrow_table_and_mixed_ones_as_values():
+    """Large inserts take the Arrow path; rows Arrow cannot type as one column (DuckDB can cast
+    them) take the VALUES path; both store exactly the rows given, NULLs included."""
+    from pipeline.store import writer
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k INTEGER, label VARCHAR, score DOUBLE, indexes INTEGER[])")
+    uniform = [{"k": i, "label": None if i % 7 == 0 else f"r{i}", "score": None if i % 5 == 0 else i / 4,
+                "indexes": [i, i + 1]} for i in range(writer._ARROW_MIN_ROWS)]
+    writer._insert(con, "t", uniform)
+    mixed = [{"k": 1000 + i, "label": i if i % 2 else f"r{i}", "score": i, "indexes": []}
+             for i in range(writer._ARROW_MIN_ROWS)]
+    writer._insert(con, "t", mixed)
+    stored = con.execute("SELECT k, label, score, indexes FROM t ORDER BY k").fetchall()
+    assert stored[:6] == [(0, None, None, [0, 1]), (1, "r1", 0.25, [1, 2]), (2, "r2", 0.5, [2, 3]),
+                          (3, "r3", 0.75, [3, 4]), (4, "r4", 1.0, [4, 5]), (5, "r5", None, [5, 6])]
+    assert stored[writer._ARROW_MIN_ROWS:writer._ARROW_MIN_ROWS + 2] == [(1000, "r0", 0.0, []), (1001, "1", 1.0, [])]
+    assert len(stored) == 2 * writer._ARROW_MIN_ROWS
