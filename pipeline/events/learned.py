@@ -117,16 +117,9 @@ def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> n
     return np.asarray(rows, dtype=np.float32)
 
 
-def _shifted(texts: list[str], by: int) -> list[str]:
-    """The text ``by`` utterances away from each one ('' past the ends)."""
-    return [texts[i + by] if 0 <= i + by < len(texts) else "" for i in range(len(texts))]
-
-
 @dataclass
 class _Features:
-    texts: list[str]
-    previous_texts: list[str]
-    next_texts: list[str]
+    texts: list[str]  # the neighbours' texts are these, shifted (TrainedModel.matrix)
     dense: np.ndarray
     vectors: np.ndarray | None
     new_vectors: dict = field(default_factory=dict)
@@ -147,8 +140,7 @@ def _features(conversation: Conversation, sop: Sop, use_embeddings: bool,
         previous = np.vstack([zero, own[:-1]])
         following = np.vstack([own[1:], zero])
         vectors = np.hstack([own, previous, following])
-    return _Features(texts, _shifted(texts, -1), _shifted(texts, 1), _dense(conversation, sop, rule_hits),
-                     vectors, new_vectors)
+    return _Features(texts, _dense(conversation, sop, rule_hits), vectors, new_vectors)
 
 
 @dataclass
@@ -167,22 +159,30 @@ class TrainedModel:
     #: Second stage: the same features plus the first stage's probabilities around the utterance.
     sequence_classifiers: dict = field(default_factory=dict)
 
-    def matrix(self, features: _Features, first_stage: np.ndarray | None = None):
+    def matrix(self, features: _Features, first_stage: np.ndarray | None = None, base=None):
         """The feature matrix of one conversation; with ``first_stage`` probabilities, the
-        second stage's (see :func:`neighbourhood`)."""
+        second stage's (see :func:`neighbourhood`). ``base``: this model's first-stage matrix of
+        the same ``features``, already built (the text transforms are most of tagging's time)."""
         from scipy import sparse
 
-        blocks = [self.text_vectorizer.transform(features.texts),
-                  # The turns before and after apart: an objection's *answer* ("理解，不过…") says more
-                  # about it than its echo one turn later, which is usually something else.
-                  0.5 * self.context_vectorizer.transform(features.previous_texts),
-                  0.5 * self.context_vectorizer.transform(features.next_texts),
-                  sparse.csr_matrix(self.dense_scaler.transform(features.dense))]
-        if self.use_embeddings:
-            blocks.append(sparse.csr_matrix(features.vectors))
-        if first_stage is not None:
-            blocks.append(sparse.csr_matrix(neighbourhood(first_stage)))
-        return sparse.hstack(blocks).tocsr()
+        if base is None:
+            context = self.context_vectorizer.transform(features.texts)
+            # The neighbours' rows are the utterances' own, shifted (texts past the ends are
+            # empty: no n-grams, an empty row), so each text is transformed once, not three times.
+            empty = sparse.csr_matrix((1, context.shape[1]), dtype=context.dtype)
+            previous = sparse.vstack([empty, context[:-1]]) if context.shape[0] > 1 else empty
+            following = sparse.vstack([context[1:], empty]) if context.shape[0] > 1 else empty
+            blocks = [self.text_vectorizer.transform(features.texts),
+                      # The turns before and after apart: an objection's *answer* ("理解，不过…") says more
+                      # about it than its echo one turn later, which is usually something else.
+                      0.5 * previous, 0.5 * following,
+                      sparse.csr_matrix(self.dense_scaler.transform(features.dense))]
+            if self.use_embeddings:
+                blocks.append(sparse.csr_matrix(features.vectors))
+            base = sparse.hstack(blocks).tocsr()
+        if first_stage is None:
+            return base
+        return sparse.hstack([base, sparse.csr_matrix(neighbourhood(first_stage))]).tocsr()
 
 
 def neighbourhood(probabilities: np.ndarray) -> np.ndarray:
@@ -389,9 +389,9 @@ class LearnedTagger:
         features = _features(conversation, sop, self.model.use_embeddings, self.embedding_cache)
         self.new_vectors.update(features.new_vectors)
         self.embedding_cache.update(features.new_vectors)
-        x = self.model.matrix(features)
-        first_stage = np.column_stack([self.model.classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
-        x = self.model.matrix(features, first_stage)
+        base = self.model.matrix(features)
+        first_stage = np.column_stack([self.model.classifiers[event].predict_proba(base)[:, 1] for event in EVENTS])
+        x = self.model.matrix(features, first_stage, base)
         return np.column_stack([self.model.sequence_classifiers[event].predict_proba(x)[:, 1] for event in EVENTS])
 
     def tag(self, conversation: Conversation, sop: Sop) -> tuple[KeyEvent, ...]:
