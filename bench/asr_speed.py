@@ -249,7 +249,7 @@ def overhead(args) -> dict:
     rows = []
     for call in calls:
         audio = probe(call["path"])
-        channels, batch_size = audio.channels, options.batch_size_for(audio.duration_s)
+        channels, batch_size = audio.channels, options.batch_size_for(audio.duration_s, audio.channels)
         times = {"keynode": [], "raw": []}
         cpu = {"keynode": [], "raw": []}  # CPU seconds of this process (all its threads)
         words = {}  # same work: words Whisper produced on both sides (Keynode's after its filters)
@@ -350,7 +350,9 @@ def _modes(batch_sizes: list[int], variants: list[str]) -> dict[str, tuple[AsrOp
     modes = {"sequential": (sequential, "auto")}
     for size in batch_sizes:
         for clips in ["auto", *variants]:
-            modes[f"batched bs={size}{CLIPS[clips]}"] = (replace(sequential, batch_size=size, batched_min_s=0), clips)
+            # Mono too (batched_mono): the engine is what is compared here.
+            modes[f"batched bs={size}{CLIPS[clips]}"] = (replace(sequential, batch_size=size, batched_min_s=0,
+                                                                 batched_mono=True), clips)
     return modes
 
 

@@ -178,8 +178,8 @@ CACHE_FORMAT = 3
 
 
 def _cache_path(cache_dir: Path, audio_sha256: str, model: ModelLocation, options: AsrOptions, language: str | None,
-                duration_s: float) -> Path:
-    key = content_hash(audio_sha256, model.name, options.decoding(duration_s), language, CACHE_FORMAT)
+                duration_s: float, channels: int) -> Path:
+    key = content_hash(audio_sha256, model.name, options.decoding(duration_s, channels), language, CACHE_FORMAT)
     return cache_dir / f"{audio_sha256[:16]}-{key}.json"
 
 
@@ -218,7 +218,7 @@ def _transcribe_windows(path: Path, info: AudioInfo, model: ModelLocation, optio
     whisper = load_model(str(model.path), options.compute_type, options.cpu_threads)
     # Two identical channels (e.g. a mono speech saved as stereo) hold one mixed signal.
     states = [_Channel() for _ in range(2 if stereo and not is_dual_mono(block[0], block[1]) else 1)]
-    batch_size = options.batch_size_for(info.duration_s)
+    batch_size = options.batch_size_for(info.duration_s, info.channels)
     decoded = 0
     seconds = max(info.duration_s, block.shape[-1] / WHISPER_RATE)
     label = path.name if len(states) == 1 else f"{path.name} ({len(states)} channels)"
@@ -267,7 +267,8 @@ def _cached_channels(path: Path, info: AudioInfo, model: ModelLocation, options:
                      cache_dir: Path, audio_sha256: str | None = None) -> tuple[list[dict], object]:
     """:func:`transcribe_channels`, and the samples of a one-window mono recording that was
     transcribed now (None when it came from the cache or is longer or stereo)."""
-    cache_file = _cache_path(cache_dir, audio_sha256 or file_sha256(path), model, options, language, info.duration_s)
+    cache_file = _cache_path(cache_dir, audio_sha256 or file_sha256(path), model, options, language, info.duration_s,
+                             info.channels)
     if cache_file.is_file():
         return json.loads(cache_file.read_text(encoding="utf-8")), None
     results, samples = _transcribe_windows(path, info, model, options, language)
@@ -366,7 +367,7 @@ def transcribe_recording(path: str | Path, row: ManifestRow | None, sop: Sop, op
     transcript = TranscriptInfo(
         audio_sha256=audio_sha256, duration_s=round(info.duration_s, 2), channels=info.channels,
         channels_transcribed=len(channels), sample_rate=info.sample_rate, model=model.name, compute_type=options.compute_type,
-        options=tuple(sorted(options.decoding(info.duration_s).items())),
+        options=tuple(sorted(options.decoding(info.duration_s, info.channels).items())),
         language_probability=channels[0]["language_probability"], role_method=role_method)
     return Conversation(conversation_id=audio_sha256[:16], source_path=str(path), source_key=None,
                         source_format="audio", meta=meta, utterances=utterances, transcript=transcript)

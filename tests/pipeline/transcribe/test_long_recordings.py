@@ -30,21 +30,25 @@ SOP = load_sop(ROOT / "configs" / "sop.yaml")
 SEQUENTIAL_FIELDS = {"model", "compute_type", "beam_size", "temperature", "vad_filter", "pause_s"}
 
 
-def test_the_engine_is_chosen_by_length_and_keys_the_cache(tmp_path):
+def test_the_engine_is_chosen_by_length_and_channels_and_keys_the_cache(tmp_path):
     """A sequential transcript is keyed exactly as before batching existed (old caches stay
-    valid); a batched one also by its batch size; below ``batched_min_s``, or without the VAD
-    that batching needs, a recording is transcribed (and keyed) sequentially."""
+    valid); a batched one also by its batch size; below ``batched_min_s``, without the VAD that
+    batching needs, or mono without ``batched_mono`` (mono roles come from the turns: make
+    eval-asr), a recording is transcribed (and keyed) sequentially."""
     sequential, batched = AsrOptions(batch_size=0), AsrOptions(batch_size=8, batched_min_s=600)
-    assert set(sequential.decoding(3600)) == SEQUENTIAL_FIELDS
-    assert batched.decoding(599) == sequential.decoding(599)
-    assert batched.decoding(600) == {**sequential.decoding(600), "batch_size": 8}
-    assert AsrOptions(batch_size=8, vad_filter=False).batch_size_for(3600) == 0
+    assert set(sequential.decoding(3600, 2)) == SEQUENTIAL_FIELDS
+    assert batched.decoding(599, 2) == sequential.decoding(599, 2)
+    assert batched.decoding(600, 2) == {**sequential.decoding(600, 2), "batch_size": 8}
+    assert AsrOptions(batch_size=8, vad_filter=False).batch_size_for(3600, 2) == 0
+    assert AsrOptions().batch_size_for(3600, 1) == 0 and AsrOptions().batch_size_for(3600, 2) == 8
+    assert AsrOptions(batched_mono=True).batch_size_for(3600, 1) == 8
     model = resolve_model("base")
-    keys = {name: whisper._cache_path(tmp_path, "ab" * 32, model, options, "zh", seconds)
-            for name, options, seconds in [("sequential", sequential, 3600), ("batched", batched, 3600),
-                                           ("short", batched, 60), ("sequential short", sequential, 60),
-                                           ("batch 4", AsrOptions(batch_size=4), 3600)]}
-    assert keys["short"] == keys["sequential short"]
+    keys = {name: whisper._cache_path(tmp_path, "ab" * 32, model, options, "zh", seconds, channels)
+            for name, options, seconds, channels in [
+                ("sequential", sequential, 3600, 2), ("batched", batched, 3600, 2), ("short", batched, 60, 2),
+                ("sequential short", sequential, 60, 2), ("batch 4", AsrOptions(batch_size=4), 3600, 2),
+                ("mono", AsrOptions(), 3600, 1), ("sequential mono", sequential, 3600, 1)]}
+    assert keys["short"] == keys["sequential short"] and keys["mono"] == keys["sequential mono"]
     assert len({keys["sequential"], keys["batched"], keys["batch 4"]}) == 3
 
 
@@ -55,7 +59,8 @@ def test_the_batched_engine_transcribes_the_clips_as_well(tmp_path, name):
     the LibriSpeech clip), and the engine recorded on the transcript."""
     ref = REFS[name]
     row = ManifestRow(file=name, language=ref["lang"])
-    batched = whisper.transcribe_recording(AUDIO / name, row, SOP, AsrOptions(batch_size=8), cache_dir=tmp_path)
+    batched = whisper.transcribe_recording(AUDIO / name, row, SOP, AsrOptions(batch_size=8, batched_mono=True),
+                                           cache_dir=tmp_path)
     text = "".join(u.text for u in batched.utterances) if ref["lang"] == "zh" else \
         " ".join(u.text for u in batched.utterances)
     if ref["lang"] == "zh":
@@ -204,7 +209,7 @@ def test_speech_clips_keep_short_pauses_and_split_at_long_ones():
 
 def test_batched_clips_are_spliced_for_a_stereo_channel_and_natural_for_mono(tmp_path, monkeypatch):
     """A channel of a two-channel call goes to faster-whisper's own chunking (no clips given);
-    mono audio goes with Keynode's clips."""
+    mono audio, when batched (``batched_mono``), goes with Keynode's clips."""
     from faster_whisper import BatchedInferencePipeline
 
     given = []
@@ -218,5 +223,6 @@ def test_batched_clips_are_spliced_for_a_stereo_channel_and_natural_for_mono(tmp
     row = ManifestRow(file="x", language="en")
     whisper.transcribe_recording(AUDIO / "en_stereo_2spk.wav", row, SOP, cache_dir=tmp_path)
     assert given == [None, None]
-    whisper.transcribe_recording(AUDIO / "en_librispeech_1995-1837-0001.wav", row, SOP, cache_dir=tmp_path)
+    whisper.transcribe_recording(AUDIO / "en_librispeech_1995-1837-0001.wav", row, SOP, AsrOptions(batched_mono=True),
+                                 cache_dir=tmp_path)
     assert len(given) == 3 and given[2] and all(clip["end"] <= 8.8 for clip in given[2])
