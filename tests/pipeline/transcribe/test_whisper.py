@@ -122,9 +122,19 @@ def test_broken_audio_is_an_error_naming_the_file(tmp_path, content, problem):
     assert str(path) in str(raised.value)
 
 
-def test_a_recording_cut_short_fails_before_the_model_is_loaded(tmp_path, monkeypatch):
-    """The first half of the AISHELL clip, its WAV header still stating the whole clip."""
-    data = (AUDIO / "zh_aishell1_BAC009S0724W0121.wav").read_bytes()
+@pytest.mark.parametrize("name, window_s, stated, present", [
+    ("zh_aishell1_BAC009S0724W0121.wav", None, "4.3", "2.1"),
+    # Longer than a window (shrunk to 4 s), so not decoded before transcribing: its packets
+    # show the audio missing.
+    ("en_librispeech_1995-1837-0001.wav", 4.0, "8.7", "4.4"),
+])
+def test_a_recording_cut_short_fails_before_the_model_is_loaded(tmp_path, monkeypatch, name, window_s, stated,
+                                                                 present):
+    """The first half of a clip, its WAV header still stating the whole clip."""
+    if window_s:
+        monkeypatch.setattr(whisper, "WINDOW_S", window_s)
+        monkeypatch.setattr(whisper, "CUT_SEARCH_S", window_s / 2)
+    data = (AUDIO / name).read_bytes()
     path = tmp_path / "call.wav"
     path.write_bytes(data[:len(data) // 2])
 
@@ -135,7 +145,8 @@ def test_a_recording_cut_short_fails_before_the_model_is_loaded(tmp_path, monkey
     with pytest.raises(IngestError) as raised:
         whisper.transcribe_recording(path, None, SOP, cache_dir=tmp_path)
     assert (raised.value.stage, raised.value.problem) == (
-        "decode", "the recording is truncated: its header states 4.3 s of audio but only 2.1 s are in the file")
+        "decode", f"the recording is truncated: its header states {stated} s of audio but only {present} s are in the file")
+    assert str(path) in str(raised.value)
     assert not list(tmp_path.glob("*.json"))  # nothing cached
 
 
