@@ -56,6 +56,15 @@ def test_cue_set_returns_labels_in_configuration_order():
     assert bool(CueSet(patterns=("x",))) is True
 
 
+def test_cue_set_finds_what_each_cue_finds_alone():
+    # match() first tries all cues as one alternation; it must not lose a cue the alternation
+    # consumed the text of ("太贵" inside "不太贵了"), nor an English cue's word boundaries.
+    sop_cues = CueSet(cues=("不太", "太贵", "贵了", "ok", "good time", "c++", "price"))
+    for text in ["不太贵了", "ok好的", "a good timeline", "is this a good time? c++ price", "okay", "", "价格"]:
+        alone = tuple(cue for cue in sop_cues.cues if cue_regex(cue).search(normalize(text)))
+        assert sop_cues.match(normalize(text)) == alone, text
+
+
 @pytest.mark.parametrize("texts, language", [
     (["您好，我是云栈CRM的王磊"], "zh"),
     (["Hi Sarah, this is Emily from YunZhan CRM."], "en"),

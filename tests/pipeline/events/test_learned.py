@@ -14,7 +14,7 @@ from pipeline.events import RuleTagger, load_tagger
 from pipeline.events import embeddings as embeddings_module
 from pipeline.events.corpus import EVENTS, is_dev, load_corpus
 from pipeline.events.evaluate import evaluate
-from pipeline.events.learned import LearnedTagger, load, save, train
+from pipeline.events.learned import LearnedTagger, _features, load, save, train
 from pipeline.ingest import IngestError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,8 +57,14 @@ def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     again = load(path)
     dialogue = next(d for d in corpus if is_dev(d.dialogue_id))
     assert again.version == model.version and again.thresholds == model.thresholds
-    np.testing.assert_array_equal(LearnedTagger(model).probabilities(dialogue.conversation, sop),
-                                  LearnedTagger(again).probabilities(dialogue.conversation, sop))
+    probabilities = LearnedTagger(model).probabilities(dialogue.conversation, sop)
+    np.testing.assert_array_equal(probabilities, LearnedTagger(again).probabilities(dialogue.conversation, sop))
+    # The tagger multiplies by the classifiers' stacked coefficients: the same as asking each one.
+    features = _features(dialogue.conversation, sop, False, None)
+    first_stage = np.column_stack([model.classifiers[e].predict_proba(model.matrix(features))[:, 1] for e in EVENTS])
+    x = model.matrix(features, first_stage)
+    np.testing.assert_allclose(probabilities, np.column_stack(
+        [model.sequence_classifiers[e].predict_proba(x)[:, 1] for e in EVENTS]), rtol=0, atol=1e-12)
     payload = pickle.loads(path.read_bytes())
     payload["sklearn"] = "0.0"
     path.write_bytes(pickle.dumps(payload))
