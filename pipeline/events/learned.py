@@ -361,7 +361,8 @@ def _stacked(classifiers: dict) -> tuple[np.ndarray, np.ndarray]:
     and intercept row: one product per conversation instead of six scikit-learn calls, whose
     input checks cost more than the arithmetic on a 25-utterance chat. Same numbers as
     ``predict_proba(x)[:, 1]``, which is the logistic function of ``x @ coef.T + intercept``."""
-    coef = np.vstack([classifiers[event].coef_ for event in EVENTS]).T
+    # Contiguous float64 once: scipy would otherwise copy (and upcast) it on every product.
+    coef = np.ascontiguousarray(np.vstack([classifiers[event].coef_ for event in EVENTS]).T, dtype=np.float64)
     intercept = np.array([classifiers[event].intercept_[0] for event in EVENTS])
     return coef, intercept
 
