@@ -258,6 +258,13 @@ def scale_out_rows(result: dict) -> list[Row]:
             f"{result['audio_minutes']} audio min, {result['rounds']} round(s)", f"{speedup:.2f}×",
             f"≥ {TARGET_SCALE_OUT_SPEEDUP}×" if targeted else "—",
             speedup >= TARGET_SCALE_OUT_SPEEDUP if targeted else None, measured_at, *command))
+    ceiling = result.get("machine_ceiling")
+    if ceiling:
+        # The machine's own limit for the same work, Keynode aside: what the target is up against.
+        rows.append(Row(
+            "scale-out (Dask)", "this machine's ceiling: faster-whisper alone, 2 processes at once ÷ 1 process "
+            f"(one thread each; CPU per process {ceiling['cpu_s_increase_when_paired']:+.0%} when paired)",
+            f"{ceiling['speedup']:.2f}×", "report", None, measured_at, *command))
     return rows
 
 

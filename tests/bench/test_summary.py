@@ -189,3 +189,14 @@ def test_make_bench_runs_the_commands_the_summary_names_in_order():
             break
         recipe.append(line.strip().removeprefix("$(BIN)/python "))
     assert recipe == [benchmark.command for benchmark in summary.BENCHMARKS] + [summary.SUMMARY_COMMAND]
+
+
+def test_scale_out_reports_the_machines_own_ceiling_beside_the_target():
+    result = {**scale_out_result(1.49), "machine_ceiling": {
+        "alone": {"wall_s": 50.0, "cpu_s": 50.0}, "two_at_once": [{"wall_s": 64.0, "cpu_s": 62.0}],
+        "cpu_s_increase_when_paired": 0.24, "speedup": 1.56}}
+    rows = summary.scale_out_rows(result)
+    assert len(rows) == 3
+    ceiling = rows[-1]
+    assert (ceiling.measured, ceiling.target, ceiling.met) == ("1.56×", "report", None)
+    assert "2 processes at once ÷ 1 process" in ceiling.compared and "+24% when paired" in ceiling.compared
