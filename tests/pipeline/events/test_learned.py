@@ -14,7 +14,7 @@ from pipeline.events import RuleTagger, load_tagger
 from pipeline.events import embeddings as embeddings_module
 from pipeline.events.corpus import EVENTS, is_dev, load_corpus
 from pipeline.events.evaluate import evaluate
-from pipeline.events.learned import LearnedTagger, _features, load, save, train
+from pipeline.events.learned import LearnedTagger, _features, load, rep_turns_around, save, train
 from pipeline.ingest import IngestError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -174,3 +174,11 @@ def test_excerpts_are_repeatable_runs_with_their_labels(corpus):
     short = next(d for d in corpus if len(d.labels) <= EXCERPT_LENGTH[1]) if any(
         len(d.labels) <= EXCERPT_LENGTH[1] for d in corpus) else None
     assert short is None or excerpts(short) == []
+
+
+def test_a_customer_turn_sees_the_rep_turns_around_it_across_split_messages():
+    # rep quotes, the customer reacts in two chat messages, the rep answers, the customer again
+    before, after = rep_turns_around(["rep", "customer", "customer", "rep", "customer", "other"])
+    assert before.tolist() == [-1, 0, 0, -1, 3, -1]
+    assert after.tolist() == [-1, 3, 3, -1, -1, -1]
+    assert [a.tolist() for a in rep_turns_around([])] == [[], []]
