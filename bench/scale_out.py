@@ -230,7 +230,7 @@ def main() -> int:
         cpu_s = {part: round(statistics.median(run[part] for run in cpus[name]), 1) for part in cpus[name][0]}
         total_cpu_s = sum(cpu_s.values())
         rows.append({"configuration": name, "workers": CONFIGURATIONS[name][0], "asr_threads": CONFIGURATIONS[name][1],
-                     "wall_s": walls[name], "median_wall_s": statistics.median(walls[name]),
+                     "wall_s": walls[name], "median_wall_s": round(statistics.median(walls[name]), 1),
                      "speedup_vs_1x1": round(base / statistics.median(walls[name]), 2),
                      "audio_min_per_wall_min": round(minutes / (statistics.median(walls[name]) / 60), 2),
                      "cpu_s": cpu_s, "cpu_s_total": round(total_cpu_s, 1),
