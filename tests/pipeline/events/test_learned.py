@@ -3,6 +3,7 @@ on the hard cases of issue #4, and the pinned embedding model."""
 
 from __future__ import annotations
 
+import copy
 import glob
 import pickle
 from pathlib import Path
@@ -65,6 +66,13 @@ def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     x = model.matrix(features, first_stage)
     np.testing.assert_allclose(probabilities, np.column_stack(
         [model.sequence_classifiers[e].predict_proba(x)[:, 1] for e in EVENTS]), rtol=0, atol=1e-12)
+    # An artifact pickled before features v5 has no ``rep_turns`` and reads the class's False:
+    # its matrix lacks the two rep-turn blocks its classifiers were never trained on.
+    before_v5 = copy.copy(model)
+    vars(before_v5).pop("rep_turns")
+    assert model.rep_turns and not before_v5.rep_turns
+    assert before_v5.matrix(features).shape[1] == (model.matrix(features).shape[1]
+                                                   - 2 * len(model.context_vectorizer.vocabulary_))
     payload = pickle.loads(path.read_bytes())
     payload["sklearn"] = "0.0"
     path.write_bytes(pickle.dumps(payload))
