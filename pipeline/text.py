@@ -57,6 +57,10 @@ def cue_regex(cue: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9'])" + re.escape(cue) + r"(?![a-z0-9])")
 
 
+#: Texts whose matches a cue set remembers (a long call's utterances, a few MB at most).
+_RECENT_TEXTS = 4_096
+
+
 @dataclass(frozen=True)
 class CueSet:
     """Phrases and regular expressions that signal one thing (a node, a key point, a marker).
@@ -68,8 +72,22 @@ class CueSet:
     cues: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        # The rules, the learned tagger's features and the scorer ask the same cue set about the
+        # same utterance: the answers of the last texts are kept (not a field: no part of equality).
+        object.__setattr__(self, "_recent", {})
+
     def match(self, normalized_text: str) -> tuple[str, ...]:
         """Every cue and pattern found in already-normalised text, in configuration order."""
+        recent = self._recent
+        hits = recent.get(normalized_text)
+        if hits is None:
+            if len(recent) >= _RECENT_TEXTS:
+                recent.clear()
+            hits = recent[normalized_text] = self._search(normalized_text)
+        return hits
+
+    def _search(self, normalized_text: str) -> tuple[str, ...]:
         # Most texts match none of a node's cues: one pass of their alternation rules that out
         # before each cue is tried on its own (tagging time was mostly these searches).
         hits = ([cue for cue in self.cues if cue_regex(cue).search(normalized_text)]

@@ -35,6 +35,7 @@ from pipeline.artifacts import drop_pruned_vocabulary, load_artifact, save_artif
 from pipeline.events.corpus import EVENTS, LabelledDialogue
 from pipeline.events.rules import RuleTagger
 from pipeline.models import Conversation, KeyEvent
+from pipeline.ngrams import tfidf_transform
 from pipeline.sop import Sop
 from pipeline.text import normalize
 
@@ -195,13 +196,13 @@ class TrainedModel:
         from scipy import sparse
 
         if base is None:
-            context = self.context_vectorizer.transform(features.texts)
+            context = tfidf_transform(self.context_vectorizer, features.texts)
             # The neighbours' rows are the utterances' own, shifted (texts past the ends are
             # empty: no n-grams, an empty row), so each text is transformed once, not three times.
             empty = sparse.csr_matrix((1, context.shape[1]), dtype=context.dtype)
             previous = sparse.vstack([empty, context[:-1]]) if context.shape[0] > 1 else empty
             following = sparse.vstack([context[1:], empty]) if context.shape[0] > 1 else empty
-            blocks = [self.text_vectorizer.transform(features.texts),
+            blocks = [tfidf_transform(self.text_vectorizer, features.texts),
                       # The turns before and after apart: an objection's *answer* ("理解，不过…") says more
                       # about it than its echo one turn later, which is usually something else.
                       0.5 * previous, 0.5 * following,

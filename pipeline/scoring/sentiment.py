@@ -29,6 +29,7 @@ import numpy as np
 
 from pipeline.artifacts import drop_pruned_vocabulary, load_artifact, save_artifact
 from pipeline.ingest.errors import IngestError
+from pipeline.ngrams import tfidf_transform
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +102,8 @@ class SentimentModel:
     def _matrix(self, texts: list[str], contexts: list[str], vectors: np.ndarray | None = None):
         from scipy import sparse
 
-        blocks = [self.text_vectorizer.transform(_prepare(texts)),
-                  0.5 * self.context_vectorizer.transform(_prepare(contexts))]
+        blocks = [tfidf_transform(self.text_vectorizer, _prepare(texts)),
+                  0.5 * tfidf_transform(self.context_vectorizer, _prepare(contexts))]
         if vectors is not None:
             blocks.append(sparse.csr_matrix(vectors))
         return sparse.hstack(blocks).tocsr()

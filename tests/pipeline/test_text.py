@@ -65,6 +65,18 @@ def test_cue_set_finds_what_each_cue_finds_alone():
         assert sop_cues.match(normalize(text)) == alone, text
 
 
+def test_cue_set_remembers_recent_answers_without_changing_them(monkeypatch):
+    import pipeline.text
+
+    monkeypatch.setattr(pipeline.text, "_RECENT_TEXTS", 2)
+    cues = CueSet(cues=("太贵",))
+    assert cues == CueSet(cues=("太贵",)) and hash(cues) == hash(CueSet(cues=("太贵",)))
+    answers = [cues.match(text) for text in ["太贵了", "还行", "太贵了", "真太贵", "还行", "太贵了"]]
+    assert answers == [("太贵",), (), ("太贵",), ("太贵",), (), ("太贵",)]
+    assert len(cues._recent) <= 2  # bounded: cleared when full
+    assert "_recent" not in repr(cues)
+
+
 @pytest.mark.parametrize("texts, language", [
     (["您好，我是云栈CRM的王磊"], "zh"),
     (["Hi Sarah, this is Emily from YunZhan CRM."], "en"),
