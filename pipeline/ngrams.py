@@ -51,19 +51,21 @@ _REGISTERING = threading.Lock()
 # A conversation's texts are transformed by up to four vectorisers one after another; 4,096
 # texts hold the longest call's (an array of ~100 ids a text: under 2 MB).
 @lru_cache(maxsize=4_096)
-def _text_ids(text: str) -> np.ndarray:
-    """The shared ids of the text's n-grams, in order (-1: no vocabulary has it)."""
+def _text_ids(text: str, index_size: int) -> np.ndarray:
+    """The shared ids of the text's n-grams, in order (-1: no vocabulary has it).
+
+    Cached per ``index_size`` (the index's size when asked), not cleared when a vocabulary is
+    registered: a task thread may register the customer-reaction model's vocabulary while
+    another is cutting a text, and its ids, cached after a clear, would miss the new n-grams.
+    A caller's own vectoriser was registered before it asked, so its size covers them."""
     lookup = _IDS.get
     return np.fromiter((lookup(ngram, -1) for ngram in char_wb_ngrams(text)), dtype=np.int64)
 
 
 def _register(vocabulary: dict[str, int]) -> None:
     with _REGISTERING:
-        known = len(_IDS)
         for ngram in vocabulary:
             _IDS.setdefault(ngram, len(_IDS))
-        if len(_IDS) != known:  # ids cached before may now be wrong where they said -1
-            _text_ids.cache_clear()
 
 
 class CharNgramTfidf:
@@ -101,7 +103,9 @@ class CharNgramTfidf:
         if not self.fast:
             return self.vectorizer.transform(texts)
         width = len(self.vocabulary)
-        ids = [_text_ids(text) for text in texts]
+        index_size = len(_IDS)
+        ids = [_text_ids(text, index_size) for text in texts]
+        # The column map is read after the ids, so it covers every id they hold.
         found = self._column_of_id()[np.concatenate(ids)] if ids else np.zeros(0, dtype=np.int64)
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), [len(i) for i in ids])
         keep = found >= 0
