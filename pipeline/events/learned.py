@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 ARTIFACT_FORMAT = 2
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
-FEATURES_VERSION = 5
+FEATURES_VERSION = 6
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
@@ -188,6 +188,9 @@ class TrainedModel:
     #: Whether the model reads the rep's turns around a customer's (features version 5 on;
     #: artifacts from before lack the attribute and read False from the class).
     rep_turns: bool = False
+    #: Weight of the neighbours' e5 vectors beside the utterance's own (features version 6 on;
+    #: older artifacts read 1.0 from the class, the weight they were trained with).
+    neighbour_vector_weight: float = 1.0
 
     def matrix(self, features: _Features, first_stage: np.ndarray | None = None, base=None):
         """The feature matrix of one conversation; with ``first_stage`` probabilities, the
@@ -213,7 +216,11 @@ class TrainedModel:
                 padded = sparse.vstack([context, empty]).tocsr()
                 blocks += [0.5 * padded[features.rep_before], 0.5 * padded[features.rep_after]]
             if self.use_embeddings:
-                blocks.append(sparse.csr_matrix(features.vectors))
+                vectors = features.vectors
+                if self.neighbour_vector_weight != 1.0:
+                    own = vectors.shape[1] // 3
+                    vectors = np.hstack([vectors[:, :own], self.neighbour_vector_weight * vectors[:, own:]])
+                blocks.append(sparse.csr_matrix(vectors))
             base = sparse.hstack(blocks).tocsr()
         if first_stage is None:
             return base
@@ -246,6 +253,11 @@ def _fit_vectorizers(features: list[_Features]):
 # (TF-IDF model, mean CV F1: C=1 0.793, 4 0.818, 8 0.825, 16 0.828, 32 0.830; checked again with
 # the two-stage model on parts A–G: C=4 0.873, 8 0.876, 16 0.878); dev was not looked at.
 REGULARISATION_C = 16.0
+# At full weight the neighbours' e5 vectors made the turns right before and after an objection
+# look like one ("So for sixty, that's about twenty-five thousand" before "that's not going to
+# fly": p = 0.98). Grouped CV on train, first stage, price objection (parts A–M): weight 1.0
+# 0.855, 0.5 0.860, 0.25 0.855; the TF-IDF neighbour blocks halved as well 0.852.
+NEIGHBOUR_VECTOR_WEIGHT = 0.5
 
 
 def _classifier():
@@ -277,7 +289,7 @@ def out_of_fold_probabilities(features: list[_Features], gold: np.ndarray, use_e
         test_conversations = sorted(set(conversation_of_row[test_index]))
         fold_model = TrainedModel("fold", use_embeddings,
                                   *_fit_vectorizers([features[i] for i in train_conversations]), {}, {}, {},
-                                  rep_turns=True)
+                                  rep_turns=True, neighbour_vector_weight=NEIGHBOUR_VECTOR_WEIGHT)
 
         def assemble(subset: list[int]):
             return sparse.vstack([fold_model.matrix(features[i], first_stage[i] if first_stage else None)
@@ -355,7 +367,7 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     model = TrainedModel(
         version=f"learned.{kind}.f{FEATURES_VERSION}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
         text_vectorizer=text_vectorizer, context_vectorizer=context_vectorizer, dense_scaler=scaler,
-        classifiers={}, thresholds=thresholds, rep_turns=True,
+        classifiers={}, thresholds=thresholds, rep_turns=True, neighbour_vector_weight=NEIGHBOUR_VECTOR_WEIGHT,
         training={"dialogues": len(dialogues), "utterances": int(whole_gold.shape[0]),
                   "excerpts": len(examples) - len(dialogues), "sop_version": sop.version,
                   "positives": {event: int(whole_gold[:, c].sum()) for c, event in enumerate(EVENTS)},

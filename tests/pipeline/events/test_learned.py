@@ -15,7 +15,8 @@ from pipeline.events import RuleTagger, load_tagger
 from pipeline.events import embeddings as embeddings_module
 from pipeline.events.corpus import EVENTS, is_dev, load_corpus
 from pipeline.events.evaluate import evaluate
-from pipeline.events.learned import LearnedTagger, _features, load, rep_turns_around, save, train
+from pipeline.events.learned import (NEIGHBOUR_VECTOR_WEIGHT, LearnedTagger, _features, load, rep_turns_around, save,
+                                     train)
 from pipeline.ingest import IngestError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -73,6 +74,19 @@ def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     assert model.rep_turns and not before_v5.rep_turns
     assert before_v5.matrix(features).shape[1] == (model.matrix(features).shape[1]
                                                    - 2 * len(model.context_vectorizer.vocabulary_))
+    # Features v6 weigh the neighbours' e5 vectors by NEIGHBOUR_VECTOR_WEIGHT; an artifact from
+    # before reads 1.0, the weight it was trained with. (Vectors given here: no embedder needed.)
+    with_vectors = copy.copy(model)
+    with_vectors.use_embeddings = True
+    assert with_vectors.neighbour_vector_weight == NEIGHBOUR_VECTOR_WEIGHT == 0.5
+    vectors = np.random.default_rng(0).normal(size=(len(features.texts), 3 * 384))
+    embedded = copy.copy(features)
+    embedded.vectors = vectors
+    tail = with_vectors.matrix(embedded)[:, -3 * 384:].toarray()
+    np.testing.assert_allclose(tail, np.hstack([vectors[:, :384], 0.5 * vectors[:, 384:]]))
+    before_v6 = copy.copy(with_vectors)
+    vars(before_v6).pop("neighbour_vector_weight")
+    np.testing.assert_allclose(before_v6.matrix(embedded)[:, -3 * 384:].toarray(), vectors)
     payload = pickle.loads(path.read_bytes())
     payload["sklearn"] = "0.0"
     path.write_bytes(pickle.dumps(payload))
