@@ -15,8 +15,8 @@ from pipeline.events import RuleTagger, load_tagger
 from pipeline.events import embeddings as embeddings_module
 from pipeline.events.corpus import EVENTS, is_dev, load_corpus
 from pipeline.events.evaluate import evaluate
-from pipeline.events.learned import (NEIGHBOUR_VECTOR_WEIGHT, LearnedTagger, _features, load, rep_turns_around, save,
-                                     train)
+from pipeline.events.learned import (NEIGHBOUR_VECTOR_WEIGHT, SEQUENCE_WINDOW, LearnedTagger, _features, load,
+                                     rep_turns_around, save, sequence_features, train)
 from pipeline.ingest import IngestError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,12 +61,14 @@ def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     assert again.version == model.version and again.thresholds == model.thresholds
     probabilities = LearnedTagger(model).probabilities(dialogue.conversation, sop)
     np.testing.assert_array_equal(probabilities, LearnedTagger(again).probabilities(dialogue.conversation, sop))
-    # The tagger multiplies by the classifiers' stacked coefficients: the same as asking each one.
+    # The tagger multiplies by the first stage's stacked coefficients: the same as asking each
+    # classifier; the trees of the second stage read those probabilities around each utterance.
     features = _features(dialogue.conversation, sop, False, None)
     first_stage = np.column_stack([model.classifiers[e].predict_proba(model.matrix(features))[:, 1] for e in EVENTS])
-    x = model.matrix(features, first_stage)
-    np.testing.assert_allclose(probabilities, np.column_stack(
-        [model.sequence_classifiers[e].predict_proba(x)[:, 1] for e in EVENTS]), rtol=0, atol=1e-12)
+    x = sequence_features(first_stage, features)
+    expected = np.column_stack([model.sequence_classifiers[e].predict_proba(x)[:, 1] for e in EVENTS])
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+    assert type(model.sequence_classifiers["price_objection"]).__name__ == "HistGradientBoostingClassifier"
     # An artifact pickled before features v5 has no ``rep_turns`` and reads the class's False:
     # its matrix lacks the two rep-turn blocks its classifiers were never trained on.
     before_v5 = copy.copy(model)
@@ -170,13 +172,39 @@ def test_embedding_cache_avoids_recomputing(monkeypatch):
     assert new == {} and np.allclose(again[1], vectors[0])
 
 
-def test_neighbourhood_lines_up_previous_next_and_the_one_before(sop):
-    from pipeline.events.learned import neighbourhood
+def test_sequence_features_line_up_the_window_and_the_speaker_runs(sop):
+    from pipeline.models import Conversation, ConversationMeta, Utterance
 
-    probabilities = np.array([[0.1], [0.2], [0.3], [0.4]])
-    # own | previous | next | two back
-    np.testing.assert_allclose(neighbourhood(probabilities), [
-        [0.1, 0.0, 0.2, 0.0], [0.2, 0.1, 0.3, 0.0], [0.3, 0.2, 0.4, 0.1], [0.4, 0.3, 0.0, 0.2]])
+    # A quote, an objection split over three chat messages (the middle one filler), the answer.
+    turns = [("rep", "一年九千八"), ("customer", "经费这块"), ("customer", "嗯"), ("customer", "今年砍得厉害"),
+             ("rep", "理解 我们可以分期")]
+    conversation = Conversation("seq", "test", None, "test", ConversationMeta(language="zh"),
+                                tuple(Utterance(i, role, role, text) for i, (role, text) in enumerate(turns)))
+    features = _features(conversation, sop, False, None)
+    events = len(EVENTS)
+    probabilities = np.zeros((5, events))
+    probabilities[:, EVENTS.index("price_objection")] = [0.0, 0.8, 0.3, 0.9, 0.1]
+    x = sequence_features(probabilities, features)
+    window = 2 * SEQUENCE_WINDOW + 1
+    assert x.shape == (5, window * (events + 2) + 2 + 2 * events + 2 + features.dense.shape[1])
+    block = events + 2  # an utterance in the window: its probabilities, whether it exists, is the customer's
+
+    def seen(row: int, offset: int) -> np.ndarray:
+        start = (SEQUENCE_WINDOW + offset) * block
+        return x[row, start:start + block]
+
+    price = EVENTS.index("price_objection")
+    assert seen(2, 0)[price] == pytest.approx(0.3) and seen(2, 0)[events:].tolist() == [1, 1]
+    assert seen(2, -1)[price] == pytest.approx(0.8) and seen(2, +1)[price] == pytest.approx(0.9)
+    assert seen(2, -2)[events:].tolist() == [1, 0]                  # the rep's quote
+    assert seen(2, -3)[events:].tolist() == [0, -1] and not seen(2, -3)[:events].any()  # before the start
+    runs = x[:, window * block:window * block + 2 + 2 * events]
+    assert runs[:, 0].tolist() == [1, 3, 3, 3, 1] and runs[:, 1].tolist() == [0, 0, 1, 2, 0]
+    # The filler sees the two fragments around it; each fragment sees the other.
+    assert runs[2, 2 + price] == pytest.approx(0.9) and runs[1, 2 + price] == pytest.approx(0.9)
+    # Earlier turns of the same speaker: the rep's answer remembers the rep's quote, not the customer.
+    assert runs[3, 2 + events + price] == pytest.approx(0.8) and runs[4, 2 + events + price] == 0.0
+    np.testing.assert_allclose(x[:, -features.dense.shape[1]:], features.dense)
 
 
 def test_excerpts_are_repeatable_runs_with_their_labels(corpus):
