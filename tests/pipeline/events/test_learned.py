@@ -54,15 +54,16 @@ def test_a_malformed_corpus_line_names_file_and_line(tmp_path):
 
 def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     small = [d for d in corpus if not is_dev(d.dialogue_id)][:24]
-    model = train(small, sop, use_embeddings=False, folds=3)
+    # Two folds: the second stage's trees fit once per fold and event, then once per event.
+    model = train(small, sop, use_embeddings=False, folds=2)
     path = save(model, tmp_path / "tagger.pkl")
     again = load(path)
     dialogue = next(d for d in corpus if is_dev(d.dialogue_id))
     assert again.version == model.version and again.thresholds == model.thresholds
     probabilities = LearnedTagger(model).probabilities(dialogue.conversation, sop)
     np.testing.assert_array_equal(probabilities, LearnedTagger(again).probabilities(dialogue.conversation, sop))
-    # The tagger multiplies by the first stage's stacked coefficients: the same as asking each
-    # classifier; the trees of the second stage read those probabilities around each utterance.
+    # The tagger multiplies by the first stage's stacked coefficients and walks the second
+    # stage's trees itself (FlatForest): the same as asking each scikit-learn classifier.
     features = _features(dialogue.conversation, sop, False, None)
     first_stage = np.column_stack([model.classifiers[e].predict_proba(model.matrix(features))[:, 1] for e in EVENTS])
     x = sequence_features(first_stage, features)
