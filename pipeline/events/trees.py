@@ -2,11 +2,14 @@
 
 The learned tagger's second stage is one ``HistGradientBoostingClassifier`` per event, asked
 about one conversation (a few dozen rows) at a time. scikit-learn walks each of its trees with
-a separate call (input checks, a thread pool, an output array: about 6 µs per tree), which on
-such small inputs cost more than all the rest of TF-IDF tagging together (profile of the dev
-split: 1.4 of 3.0 CPU-s). :class:`FlatForest` copies every tree's nodes of every event into
-flat arrays once and walks all the trees of all the events together, one level per step: the
-same leaves, so the same probabilities (a test compares them with scikit-learn's).
+a separate call (input checks, a thread pool, an output array: about 12 µs per tree), which on
+such small inputs cost nearly as much as all the rest of TF-IDF tagging together (profile of
+the dev split: 1.0–1.4 of 3.0 CPU-s). :class:`FlatForest` copies every tree's nodes of every
+event into flat arrays once and walks all the trees of all the events together, one level per step: the
+same leaves, so the same probabilities (a test compares them with scikit-learn's). It reads
+the fitted trees' private arrays (``_predictors``, ``_baseline_prediction``); an artifact
+refuses to load under another scikit-learn version than it was trained with, so the layout
+read here is the one that test checked.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ class FlatForest:
                 features.append(nodes["feature_idx"])
                 thresholds.append(nodes["num_threshold"])
                 missing_left.append(nodes["missing_go_to_left"].astype(bool))
-                # A leaf points at itself, so walking past it changes nothing: every tree can
-                # take the same number of steps, the deepest one's.
+                # A leaf points at itself, so walking past it changes nothing: a row whose path
+                # ends early in a deep tree can take as many steps as the tree's deepest path.
                 left.append(np.where(leaf, own, nodes["left"].astype(np.int64) + offset))
                 right.append(np.where(leaf, own, nodes["right"].astype(np.int64) + offset))
                 values.append(np.where(leaf, nodes["value"], 0.0))
@@ -55,7 +58,7 @@ class FlatForest:
         self._children = np.column_stack([np.concatenate(left), np.concatenate(right)]).ravel()
         self._value = np.concatenate(values)
         # The deepest trees first: step k of the walk only moves the trees deeper than k, a
-        # prefix of the roots (most trees have 15 leaves and a depth of 4–6, a few reach 14).
+        # prefix of the roots (in the default model most trees are 6–9 levels deep, a few 14).
         order = np.argsort(-np.array(depths, dtype=np.int64), kind="stable")
         self._roots = np.array(roots, dtype=np.int64)[order]
         self._tree_column = np.array(tree_column, dtype=np.int64)[order]
