@@ -24,7 +24,6 @@ from importlib import resources
 
 import numpy as np
 
-from pipeline.models import Conversation
 
 #: What the encoder reads per utterance, in tokens: two turns before, the utterance, one after.
 TURNS_BEFORE = 2
