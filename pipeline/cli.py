@@ -507,7 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     training.add_argument("--db", help="also learn from the corrections stored in this database")
     training.add_argument("--encoder", action="store_true",
-                          help="also fine-tune the context encoder (needs the transformers extra; ~1.5 h on 2 cores)")
+                          help="also fine-tune the context encoder (needs the transformers extra; "
+                               "~2 h in all on 2 cores)")
     training.add_argument("--transformer", metavar="BASE_DIR",
                           help="fine-tune this local transformers checkpoint instead (then --out is a directory)")
     training.add_argument("--epochs", type=int, default=2, help="transformer fine-tuning epochs (default: %(default)s)")

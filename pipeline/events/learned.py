@@ -197,7 +197,7 @@ class TrainedModel:
     #: Weight of the neighbours' e5 vectors beside the utterance's own (features version 6 on;
     #: older artifacts read 1.0 from the class, the weight they were trained with).
     neighbour_vector_weight: float = 1.0
-    #: The fine-tuned context encoder (``encoder.py``, ``keynode train-encoder``), averaged with
+    #: The fine-tuned context encoder (``encoder.py``, ``keynode train-tagger --encoder``), averaged with
     #: the second stage; None in artifacts without one (the class default).
     encoder: object | None = None
     #: Thresholds on that average, chosen on dialogues neither model was trained on.
@@ -419,8 +419,8 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     """Train on labelled dialogues (the train split plus stored corrections) and short excerpts
     of them; thresholds and the reported F1 come from the whole dialogues' out-of-fold rows.
 
-    ``encoder``: also fine-tune the context encoder (``encoder_training.py``, needs torch, about
-    an hour and a half on two cores), see :func:`_attach_encoder`."""
+    ``encoder``: also fine-tune the context encoder twice (``encoder_training.py``, needs torch;
+    about 40 and 63 minutes on two cores for the corpus), see :func:`_attach_encoder`."""
     from scipy import sparse
 
     examples, sources = [], []
