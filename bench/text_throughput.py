@@ -126,7 +126,7 @@ def main() -> int:
             if spec == "rules":  # side by side: what writing in groups (store.WRITE_BATCH) changed
                 row["one_transaction_each"] = _measure(conversations, tagger, sop, privacy,
                                                        Path(scratch) / f"{len(results)}-single.duckdb", batch=1)
-            if getattr(tagger, "embedder", None):  # every text now in its cache: re-tagging
+            if getattr(tagger, "output_caches", None):  # every output now in its cache: re-tagging
                 row["warm"] = _measure(conversations, tagger, sop, privacy, Path(scratch) / f"{len(results)}-warm.duckdb")
             if args.flow:
                 row["flow"] = _flow(conversations, spec, Path(scratch))

@@ -325,12 +325,12 @@ def _reanalyze(args: argparse.Namespace, verb: str) -> int:
             if store.stored_fingerprint(conversation.conversation_id) == stamp:
                 unchanged += 1
                 continue
-            embedder = getattr(current, "embedder", None)
-            if embedder:  # re-tagging never re-embeds a text embedded before
-                current.embedding_cache.update(store.cached_vectors(embedder, current.text_keys(conversation)))
+            caches = getattr(current, "output_caches", None)
+            if caches:  # re-tagging never re-embeds a text, nor re-encodes a context, seen before
+                current.remember(store.cached_outputs(caches, current.cache_keys(conversation)))
             writes.append(AnalysisWrite(analyze(conversation, sop, current), run_id, stamp, privacy=privacy))
-            if embedder:
-                store.store_vectors(embedder, current.take_new_vectors())
+            if caches:
+                store.store_outputs(caches, current.take_new_outputs())
             if len(writes) == WRITE_BATCH:  # written in groups, as the flow writes
                 store.write_analyses(writes)
                 writes = []
@@ -533,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser("eval-tagger", help="per-event precision/recall/F1 of a tagger")
     evaluation.add_argument("files", nargs="+", help="labelled JSONL files (docs/labelling.md)")
-    evaluation.add_argument("--tagger", default="default", help="rules, default, or a model path")
+    evaluation.add_argument("--tagger", default="default",
+                            help="rules, default, no-encoder (the default without its context encoder), or a model path")
     evaluation.add_argument("--split", choices=("all", "dev", "train"), default="all",
                             help="only the dialogues of this split (default: %(default)s)")
     evaluation.add_argument("--json", help="also write the report as JSON")
@@ -544,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "change) without re-ingesting or re-transcribing")
     retag.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     retag.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
-    retag.add_argument("--tagger", default="default", help="rules, default, or a model path")
+    retag.add_argument("--tagger", default="default",
+                       help="rules, default, no-encoder (the default without its context encoder), or a model path")
     retag.set_defaults(handler=_retag)
 
     rescore = commands.add_parser("rescore", help="re-score stored conversations from their stored events after a "

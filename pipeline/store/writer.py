@@ -51,6 +51,10 @@ CONFIG_STAGE = "config"
 #: (bench/text_throughput.py; 64 gained nothing more). A crash loses none of a group: it is all
 #: stored or all redone.
 WRITE_BATCH = 16
+#: Where model outputs are kept, by kind (``LearnedTagger.output_caches``): table, key column,
+#: model column, value column.
+_OUTPUT_TABLES = {"vectors": ("embeddings", "text_key", "embedder", "vector"),
+                  "encoder": ("encoder_outputs", "context_key", "encoder", "probabilities")}
 
 _CONVERSATION_TABLES = ("utterances", "key_events", "event_tree", "node_scores", "conversation_scores",
                         "conversation_metrics", "conversation_notes")
@@ -429,21 +433,28 @@ class Store:
         return [dict(zip(columns, row)) for row in self.con.execute(
             f"SELECT {', '.join(columns)} FROM corrections ORDER BY created_at").fetchall()]
 
-    def cached_vectors(self, embedder: str, text_keys: list[str]) -> dict:
-        """The cached sentence vectors of these texts (by text key) for an embedder."""
+    def cached_outputs(self, models: Mapping[str, str], keys: Mapping[str, list[str]]) -> dict[str, dict]:
+        """What a tagger's models computed before (its ``output_caches``: kind → model name), for
+        these keys by kind: e5 vectors by text key, encoder probabilities by context key."""
         import numpy as np
 
-        if not text_keys:
-            return {}
-        return {key: np.asarray(vector, dtype=np.float32) for key, vector in self.con.execute(
-            "SELECT text_key, vector FROM embeddings WHERE embedder = ? AND list_contains(?, text_key)",
-            [embedder, list(set(text_keys))]).fetchall()}
+        found: dict[str, dict] = {}
+        for kind, model in models.items():
+            table, key_column, model_column, value_column = _OUTPUT_TABLES[kind]
+            wanted = list(set(keys.get(kind, ())))
+            found[kind] = {key: np.asarray(value, dtype=np.float32) for key, value in self.con.execute(
+                f"SELECT {key_column}, {value_column} FROM {table} "
+                f"WHERE {model_column} = ? AND list_contains(?, {key_column})", [model, wanted]).fetchall()
+            } if wanted else {}
+        return found
 
-    def store_vectors(self, embedder: str, vectors: dict) -> None:
-        """Add newly computed vectors to the cache."""
-        if vectors:
-            self.con.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
-                                 [[key, embedder, [float(x) for x in vector]] for key, vector in vectors.items()])
+    def store_outputs(self, models: Mapping[str, str], outputs: Mapping[str, Mapping]) -> None:
+        """Keep newly computed model outputs (by kind and key, as :meth:`cached_outputs` reads them)."""
+        for kind, computed in outputs.items():
+            if computed:
+                table = _OUTPUT_TABLES[kind][0]
+                self.con.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)",
+                                     [[key, models[kind], [float(x) for x in value]] for key, value in computed.items()])
 
     # -- failures -----------------------------------------------------------------------
     def record_failure(self, run_id: str, source_path: str, source_key: str | None, stage: str,

@@ -203,17 +203,19 @@ def test_analyze_conversation_task(sales_chat, sop, sop_path):
     assert analyze_conversation.fn(sales_chat, str(sop_path)) == (analyze(sales_chat, sop, RuleTagger()), {})
 
 
-def test_analyze_conversation_task_returns_only_the_vectors_it_computed(sales_chat, sop_path, monkeypatch):
-    from pipeline.events.embeddings import text_key
-    from pipeline.events.learned import model_text
+def test_analyze_conversation_task_returns_only_what_it_computed(sales_chat, sop_path, monkeypatch):
+    from pipeline.events import load_tagger
 
     monkeypatch.setenv("KEYNODE_TAGGER", str(Path(__file__).resolve().parents[2] / "models" / "tagger.pkl"))
-    keys = [text_key(model_text(u.text)) for u in sales_chat.utterances]
+    keys = load_tagger().cache_keys(sales_chat)  # text keys of the vectors (and the encoder's context keys)
     _analysis, computed = analyze_conversation.fn(sales_chat, str(sop_path))
-    assert sorted(computed) == sorted(set(keys))
-    known = {key: computed[key] for key in keys[:4]}  # as if the store had these four
+    assert {kind: sorted(outputs) for kind, outputs in computed.items()} == {
+        kind: sorted(set(these)) for kind, these in keys.items()}
+    # As if the store had the first four of each kind.
+    known = {kind: {key: computed[kind][key] for key in these[:4]} for kind, these in keys.items()}
     _analysis, again = analyze_conversation.fn(sales_chat, str(sop_path), known)
-    assert sorted(again) == sorted(set(keys) - set(known))
+    assert {kind: sorted(outputs) for kind, outputs in again.items()} == {
+        kind: sorted(set(these) - set(known[kind])) for kind, these in keys.items()}
 
 
 def test_cached_sop_reloads_an_edited_file(tmp_path, sop_path):

