@@ -35,7 +35,16 @@ from pipeline.sop import load_sop  # noqa: E402
 
 BEGIN, END = "<!-- eval-tagger:begin -->", "<!-- eval-tagger:end -->"
 CONFIGURATIONS = (("rules only", "rules"), ("rules + sklearn (TF-IDF)", "models/tagger-tfidf.pkl"),
-                  ("rules + sklearn + embeddings (default)", "models/tagger.pkl"))
+                  ("rules + sklearn + embeddings", "no-encoder:models/tagger.pkl"),
+                  ("rules + sklearn + embeddings + context encoder (default)", "models/tagger.pkl"))
+
+
+def _spec(spec: str) -> str:
+    """A configuration's ``load_tagger`` spec, its model path made absolute."""
+    if spec == "rules":
+        return spec
+    prefix, _, path = spec.rpartition(":")
+    return f"{prefix}:{ROOT / path}" if prefix else str(ROOT / path)
 
 
 def _table(title: str, reports: list[tuple[str, dict]]) -> str:
@@ -71,7 +80,7 @@ def main() -> int:
     for title, dialogues in sets:
         reports = []
         for name, spec in CONFIGURATIONS:
-            tagger = load_tagger(str(ROOT / spec) if spec != "rules" else spec)
+            tagger = load_tagger(_spec(spec))
             report = evaluate(tagger, dialogues, sop)
             reports.append((name, report))
             print(title, name, report["macro_f1"], report["utterances_per_second"], flush=True)

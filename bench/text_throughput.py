@@ -1,13 +1,13 @@
 """Text-path throughput: chat conversations tagged, scored and stored per CPU-second.
 
 For each tagger configuration (SOP rules; rules + TF-IDF model; rules + TF-IDF + e5 sentence
-embeddings, the default), the same chat conversations (the labelled corpus's chat dialogues)
-go through what the flow does to each one after reading it: redaction, analysis (tagging, event
+embeddings; that and the fine-tuned context encoder, the default), the same chat conversations
+(the labelled corpus's chat dialogues) go through what the flow does to each one after reading it: redaction, analysis (tagging, event
 tree, node scores, metrics, notes) and the atomic write into a fresh DuckDB file. CPU time is
 this process's (``time.process_time``, all threads), so a busy machine slows the wall clock but
 hardly the figure. Each configuration first analyses 10 other chats, untimed (one-time loading
 is not throughput). Embedding configurations then meet the measured texts new, and are measured
-again warm (every text embedded before: what ``keynode retag`` costs).
+again warm (every text embedded and every context encoded before: what ``keynode retag`` costs).
 
 ``--flow`` also times ``keynode process`` end to end on the same chats written as one JSONL
 export (Prefect's temporary API, task threads, snapshot publishing included), as CPU seconds of
@@ -42,7 +42,8 @@ from pipeline.sop import load_sop  # noqa: E402
 from pipeline.store import WRITE_BATCH, AnalysisWrite, Store  # noqa: E402
 
 CONFIGURATIONS = {"rules only": "rules", "rules + TF-IDF": str(ROOT / "models" / "tagger-tfidf.pkl"),
-                  "rules + TF-IDF + embeddings (default)": str(ROOT / "models" / "tagger.pkl")}
+                  "rules + TF-IDF + embeddings": f"no-encoder:{ROOT / 'models' / 'tagger.pkl'}",
+                  "rules + TF-IDF + embeddings + context encoder (default)": str(ROOT / "models" / "tagger.pkl")}
 TARGET_PER_CPU_S = 50
 #: Chats analysed before the measured ones, with the configuration's own tagger.
 WARM_UP_CONVERSATIONS = 10
@@ -79,9 +80,9 @@ def _measure(conversations, tagger, sop, privacy, db: Path, batch: int = WRITE_B
             "utterances_per_cpu_s": round(utterances / cpu_s, 1)}
 
 
-def _flow(conversations, tagger_spec: str, folder: Path) -> dict:
+def _flow(conversations, tagger_spec: str, db: Path) -> dict:
     """``keynode process`` on the chats as one JSONL export: CPU seconds of the child process."""
-    export = folder / "chats.jsonl"
+    export = db.with_suffix(".jsonl")
     export.write_text("\n".join(json.dumps({"conversation_key": c.conversation_id, "metadata": {
         "language": c.meta.language, "channel": "chat"}, "messages": [
         {"speaker": u.speaker_name or u.speaker_role, "role": u.speaker_role, "text": u.text}
@@ -89,7 +90,7 @@ def _flow(conversations, tagger_spec: str, folder: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     finished = subprocess.run([str(ROOT / ".venv" / "bin" / "keynode"), "process", str(export),
-                               "--db", str(folder / f"flow-{Path(tagger_spec).stem}.duckdb")],
+                               "--db", str(db)],
                               env={**os.environ, "KEYNODE_TAGGER": tagger_spec}, cwd=ROOT,
                               capture_output=True, text=True)
     wall_s = time.perf_counter() - started
@@ -129,7 +130,7 @@ def main() -> int:
             if getattr(tagger, "output_caches", None):  # every output now in its cache: re-tagging
                 row["warm"] = _measure(conversations, tagger, sop, privacy, Path(scratch) / f"{len(results)}-warm.duckdb")
             if args.flow:
-                row["flow"] = _flow(conversations, spec, Path(scratch))
+                row["flow"] = _flow(conversations, spec, Path(scratch) / f"{len(results)}-flow.duckdb")
             results.append(row)
             print(json.dumps(row, ensure_ascii=False), flush=True)
 
@@ -142,7 +143,7 @@ def main() -> int:
     Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\n{len(conversations)} chat conversations, {report['mean_utterances']} utterances on average; "
           f"{report['machine']}\n")
-    print("| configuration | conversations / CPU-s (new texts) | re-tagging (vectors cached) | `keynode process` "
+    print("| configuration | conversations / CPU-s (new texts) | re-tagging (model outputs cached) | `keynode process` "
           "end to end | target ≥ 50 |")
     print("|---|---|---|---|---|")
     for row in results:

@@ -534,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation = commands.add_parser("eval-tagger", help="per-event precision/recall/F1 of a tagger")
     evaluation.add_argument("files", nargs="+", help="labelled JSONL files (docs/labelling.md)")
     evaluation.add_argument("--tagger", default="default",
-                            help="rules, default, no-encoder (the default without its context encoder), or a model path")
+                            help="rules, default, a model path, or no-encoder[:PATH] (that model, default "
+                            "models/tagger.pkl, without its context encoder)")
     evaluation.add_argument("--split", choices=("all", "dev", "train"), default="all",
                             help="only the dialogues of this split (default: %(default)s)")
     evaluation.add_argument("--json", help="also write the report as JSON")
@@ -546,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     retag.add_argument("--sop", default=str(DEFAULT_SOP), help="SOP file (default: %(default)s)")
     retag.add_argument("--tagger", default="default",
-                       help="rules, default, no-encoder (the default without its context encoder), or a model path")
+                       help="rules, default, a model path, or no-encoder[:PATH] (that model, default "
+                       "models/tagger.pkl, without its context encoder)")
     retag.set_defaults(handler=_retag)
 
     rescore = commands.add_parser("rescore", help="re-score stored conversations from their stored events after a "

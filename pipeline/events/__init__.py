@@ -27,8 +27,8 @@ def _learned(path: str, mtime_ns: int, encoder: bool = True) -> Tagger:
 
 def load_tagger(spec: str | None = None) -> Tagger:
     """``rules`` → the SOP rule tagger; ``transformer[:DIR]`` → a fine-tuned transformers
-    classifier (``$KEYNODE_TRANSFORMER_DIR``); a path → that trained model; ``no-encoder`` →
-    ``models/tagger.pkl`` without its context encoder (faster, a little less accurate);
+    classifier (``$KEYNODE_TRANSFORMER_DIR``); a path → that trained model; ``no-encoder[:PATH]`` →
+    that model (``models/tagger.pkl``) without its context encoder (faster, a little less accurate);
     ``None``/``default`` → ``$KEYNODE_TAGGER``, else ``models/tagger.pkl`` if it exists, else the rules.
 
     A trained model is loaded once per process and file version.
@@ -40,13 +40,16 @@ def load_tagger(spec: str | None = None) -> Tagger:
         from pipeline.events.transformer import TransformerTagger
 
         return TransformerTagger(spec.partition(":")[2] or None)
-    path = DEFAULT_MODEL if spec in ("default", "no-encoder") else Path(spec)
+    encoder = not (spec == "no-encoder" or spec.startswith("no-encoder:"))
+    if not encoder:
+        spec = spec.partition(":")[2] or str(DEFAULT_MODEL)
+    path = DEFAULT_MODEL if spec == "default" else Path(spec)
     if not path.is_file():
         if spec == "default":
             return RuleTagger()
         raise FileNotFoundError(f"tagger model {path} does not exist: train one with `keynode train-tagger`, "
                                 "or use --tagger rules")
-    return _learned(str(path.resolve()), path.stat().st_mtime_ns, encoder=spec != "no-encoder")
+    return _learned(str(path.resolve()), path.stat().st_mtime_ns, encoder)
 
 
 def default_tagger() -> Tagger:

@@ -270,7 +270,7 @@ def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, 
                       if u.speaker_role == "customer" and average[i, EVENTS.index("price_objection")] >= threshold}
 
 
-def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_factory):
+def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_factory, tmp_path):
     model = load(ROOT / "models" / "tagger-tfidf.pkl")
     assert model.without_encoder() is model
     with_encoder = copy.copy(model)
@@ -281,3 +281,6 @@ def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_fact
     assert plain.version == model.version and plain.encoder is None and plain.active_thresholds == model.thresholds
     tagger = LearnedTagger(with_encoder)
     assert set(tagger.output_caches) == {"encoder"} and not LearnedTagger(plain).output_caches
+    path = save(with_encoder, tmp_path / "tagger.pkl")  # --tagger no-encoder:PATH
+    assert load_tagger(str(path)).name == with_encoder.version
+    assert load_tagger(f"no-encoder:{path}").name == model.version
