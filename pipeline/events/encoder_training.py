@@ -129,7 +129,7 @@ def fine_tune(base: BaseModel, base_sha256: str, conversations: Sequence[tuple[l
         optimizer.step()
         schedule.step()
         if progress is not None and step % 50 == 0:
-            progress(step, steps, float(loss))
+            progress(step, steps, loss.item())
     tuned = {name.replace("__", "."): parameter.detach().numpy().copy()
              for name, parameter in network.tuned.items()}
     return FineTunedEncoder.from_tensors(tuned, base, network.head.weight.detach().numpy(),
