@@ -176,7 +176,7 @@ def _train_tagger(args: argparse.Namespace) -> int:
         print(f"  encoder step {step}/{steps}, loss {loss:.4f}", flush=True)
 
     model = train(dialogues, load_sop(args.sop), use_embeddings=not args.tfidf_only, encoder=args.encoder,
-                  progress=progress)
+                  progress=progress, encoder_seeds=args.encoder_seeds)
     path = save(model, args.out)
     print(f"{model.version}: trained on {model.training['dialogues']} dialogues / "
           f"{model.training['utterances']} utterances (dev split left out) → {path}")
@@ -508,7 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--db", help="also learn from the corrections stored in this database")
     training.add_argument("--encoder", action="store_true",
                           help="also fine-tune the context encoder (needs the transformers extra; "
-                               "~2 h in all on 2 cores)")
+                               "about 1 h 25 min in all on 2 cores, and 65 min more per extra seed)")
+    training.add_argument("--encoder-seeds", type=int, default=1, metavar="N",
+                          help="fine-tune the encoder N times from different seeds and average them "
+                               "(default: %(default)s)")
     training.add_argument("--transformer", metavar="BASE_DIR",
                           help="fine-tune this local transformers checkpoint instead (then --out is a directory)")
     training.add_argument("--epochs", type=int, default=2, help="transformer fine-tuning epochs (default: %(default)s)")

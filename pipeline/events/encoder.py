@@ -293,8 +293,42 @@ def forward(base: BaseModel, tensors: dict[str, np.ndarray],
                      for offset, (_, first, last) in zip(bounds[:-1], inputs)])
 
 
+class _CachedOutputs:
+    """What the tagger asks of an encoder (one fine-tune or an ensemble): outputs per utterance,
+    read from the store's cache where it has them. Subclasses give ``events`` and ``compute``."""
+
+    def context_keys(self, texts: list[str], roles: list[str]) -> list[str]:
+        """Per utterance, the cache key of its output: a digest of exactly what the encoder
+        reads for it (its tokens and those of the turns around it, and the pooled span), so an
+        edit to a neighbour changes the key and a conversation re-read unchanged hits the cache."""
+        return [_input_key(tokens, start, end) for tokens, start, end in
+                utterance_inputs(base_model().tokenizer, texts, roles)]
+
+    def probabilities(self, texts: list[str], roles: list[str],
+                      cache: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Per utterance and event (columns in ``corpus.EVENTS`` order), the sigmoid output."""
+        return self.cached_probabilities(texts, roles, cache)[0]
+
+    def cached_probabilities(self, texts: list[str], roles: list[str], cache: Mapping[str, np.ndarray] | None
+                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`probabilities`, reading those in ``cache`` (by :meth:`context_keys`) rather than
+        running the network; returns them and the newly computed rows by key, for the store."""
+        if not texts:
+            return np.zeros((0, self.events), dtype=np.float32), {}
+        cache = cache or {}
+        inputs = utterance_inputs(base_model().tokenizer, texts, roles)
+        keys = [_input_key(*item) for item in inputs]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        computed: dict[str, np.ndarray] = {}
+        if missing:
+            rows = self.compute([inputs[i] for i in missing])
+            computed = {keys[i]: row for i, row in zip(missing, rows)}
+        lookup = {**cache, **computed}
+        return np.stack([np.asarray(lookup[key], dtype=np.float32) for key in keys]), computed
+
+
 @dataclass
-class FineTunedEncoder:
+class FineTunedEncoder(_CachedOutputs):
     """What the tagger artifact stores: the fine-tuned tensors as int8 differences from the
     base (one float32 scale per output row), the small tensors in full, and the head."""
 
@@ -345,40 +379,40 @@ class FineTunedEncoder:
             digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
         return f"keynode-encoder-{digest.hexdigest()[:16]}"
 
-    def context_keys(self, texts: list[str], roles: list[str]) -> list[str]:
-        """Per utterance, the cache key of its output: a digest of exactly what the encoder
-        reads for it (its tokens and those of the turns around it, and the pooled span), so an
-        edit to a neighbour changes the key and a conversation re-read unchanged hits the cache."""
-        return [_input_key(tokens, start, end) for tokens, start, end in
-                utterance_inputs(base_model().tokenizer, texts, roles)]
+    @property
+    def events(self) -> int:
+        return len(self.head_bias)
 
-    def probabilities(self, texts: list[str], roles: list[str],
-                      cache: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """Per utterance and event (columns in ``corpus.EVENTS`` order), the sigmoid output."""
-        return self.cached_probabilities(texts, roles, cache)[0]
-
-    def cached_probabilities(self, texts: list[str], roles: list[str], cache: Mapping[str, np.ndarray] | None
-                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:meth:`probabilities`, reading those in ``cache`` (by :meth:`context_keys`) rather than
-        running the network; returns them and the newly computed rows by key, for the store."""
+    def compute(self, inputs: list[tuple[list[int], int, int]]) -> np.ndarray:
+        """Run the network on ``utterance_inputs``: per input and event, the sigmoid output."""
         base = base_model()
-        if not texts:
-            return np.zeros((0, len(self.head_bias)), dtype=np.float32), {}
-        cache = cache or {}
-        inputs = utterance_inputs(base.tokenizer, texts, roles)
-        keys = [_input_key(*item) for item in inputs]
-        missing = [i for i, key in enumerate(keys) if key not in cache]
-        computed: dict[str, np.ndarray] = {}
-        if missing:
-            tensors = self.tensors(base)
-            todo = [inputs[i] for i in missing]
-            pooled = np.vstack([forward(base, tensors, todo[start:start + self.batch_size])
-                                for start in range(0, len(todo), self.batch_size)])
-            logits = pooled @ self.head_weight.T + self.head_bias
-            rows = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-            computed = {keys[i]: row for i, row in zip(missing, rows)}
-        lookup = {**cache, **computed}
-        return np.stack([np.asarray(lookup[key], dtype=np.float32) for key in keys]), computed
+        tensors = self.tensors(base)
+        pooled = np.vstack([forward(base, tensors, inputs[start:start + self.batch_size])
+                            for start in range(0, len(inputs), self.batch_size)])
+        logits = pooled @ self.head_weight.T + self.head_bias
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EncoderEnsemble(_CachedOutputs):
+    """Fine-tunes of the encoder from different seeds, their probabilities averaged: one run's
+    quirks (which batches it saw last, its head's start) average out (docs/tagging.md)."""
+
+    members: tuple[FineTunedEncoder, ...]
+
+    @property
+    def name(self) -> str:
+        """A digest of the members' names: the store keeps the ensemble's averaged outputs."""
+        digest = hashlib.sha256("+".join(member.name for member in self.members).encode()).hexdigest()
+        return f"keynode-encoders-{len(self.members)}-{digest[:16]}"
+
+    @property
+    def events(self) -> int:
+        return self.members[0].events
+
+    def compute(self, inputs: list[tuple[list[int], int, int]]) -> np.ndarray:
+        """The members' outputs for ``utterance_inputs``, averaged."""
+        return np.mean([member.compute(inputs) for member in self.members], axis=0).astype(np.float32)
 
 
 def _input_key(tokens: list[int], start: int, end: int) -> str:

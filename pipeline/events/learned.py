@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -210,7 +210,7 @@ class TrainedModel:
         its own thresholds (about three times faster; ``--tagger no-encoder``)."""
         if self.encoder is None:
             return self
-        return replace(self, version=self.version.removesuffix(".enc"), encoder=None, encoder_thresholds=None)
+        return replace(self, version=re.sub(r"\.enc\d*$", "", self.version), encoder=None, encoder_thresholds=None)
 
     @property
     def active_thresholds(self) -> dict:
@@ -424,12 +424,13 @@ def excerpts(dialogue: LabelledDialogue) -> list[LabelledDialogue]:
 
 def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = True, folds: int = 5,
           embedding_cache: Mapping[str, np.ndarray] | None = None, encoder: bool = False,
-          progress=None) -> TrainedModel:
+          progress=None, encoder_seeds: int = 1) -> TrainedModel:
     """Train on labelled dialogues (the train split plus stored corrections) and short excerpts
     of them; thresholds and the reported F1 come from the whole dialogues' out-of-fold rows.
 
     ``encoder``: also fine-tune the context encoder twice (``encoder_training.py``, needs torch;
-    about 40 and 63 minutes on two cores for the corpus), see :func:`_attach_encoder`."""
+    about 30 and 36 minutes on two cores for the corpus), see :func:`_attach_encoder`;
+    ``encoder_seeds``: how many times (seeds 0, 1, …), their outputs averaged."""
     from scipy import sparse
 
     examples, sources = [], []
@@ -468,25 +469,28 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     model.sequence_classifiers = {event: _sequence_classifier().fit(x_sequence, gold[:, c])
                                   for c, event in enumerate(EVENTS)}
     if encoder:
-        _attach_encoder(model, examples, features, gold, out_of_fold, _groups(features, sources), folds, progress)
+        _attach_encoder(model, examples, features, gold, out_of_fold, _groups(features, sources), folds, progress,
+                        seeds=tuple(range(encoder_seeds)))
     return model
 
 
 def _attach_encoder(model: TrainedModel, examples: list[LabelledDialogue], features: list[_Features],
                     gold: np.ndarray, out_of_fold: np.ndarray, groups: np.ndarray, folds: int,
-                    progress=None) -> None:
+                    progress=None, seeds: Sequence[int] = (0,)) -> None:
     """Fine-tune the context encoder on the whole training dialogues and store it in ``model``.
 
     The thresholds of the average (second stage + encoder) must come from dialogues neither saw:
     the first of the cross-validation folds. Its dialogues' second-stage probabilities are
     already out of fold; an encoder fine-tuned on the other folds scores them, and each event's
     threshold is the one that gives the average the best F1 there. Then the encoder is
-    fine-tuned again on every training dialogue, and that one is stored.
+    fine-tuned again on every training dialogue, and that one is stored. With several
+    ``seeds``, each step is done once per seed and the encoders' outputs are averaged
+    (:class:`~pipeline.events.encoder.EncoderEnsemble`).
     """
     from sklearn.model_selection import GroupKFold
 
     from pipeline.events.embeddings import MODEL_SHA256
-    from pipeline.events.encoder import base_model
+    from pipeline.events.encoder import EncoderEnsemble, base_model
     from pipeline.events.encoder_training import fine_tune
 
     base = base_model()
@@ -499,26 +503,42 @@ def _attach_encoder(model: TrainedModel, examples: list[LabelledDialogue], featu
         rows = np.concatenate([np.arange(bounds[n], bounds[n + 1]) for n in conversations])
         return [(features[n].texts, features[n].roles) for n in conversations], gold[rows], rows
 
-    fitting, targets, _ = data([n for n in whole_conversations if groups[bounds[n]] not in held_out])
-    fold_encoder = fine_tune(base, MODEL_SHA256, fitting, targets, progress=progress)
+    def fine_tuned(conversations: list[int], seed: int):
+        fitting, targets, _ = data(conversations)
+        return fine_tune(base, MODEL_SHA256, fitting, targets, seed=seed, progress=progress)
+
+    fitting = [n for n in whole_conversations if groups[bounds[n]] not in held_out]
+    fold_encoders = [fine_tuned(fitting, seed) for seed in seeds]
     scoring = [n for n in whole_conversations if groups[bounds[n]] in held_out]
     conversations, held_out_gold, held_out_rows = data(scoring)
-    second_stage = out_of_fold[held_out_rows]
-    average = (second_stage + np.vstack([fold_encoder.probabilities(*c) for c in conversations])) / 2
+    encoded = np.mean([np.vstack([e.probabilities(*c) for c in conversations]) for e in fold_encoders], axis=0)
+    thresholds, model.training["held_out_f1"] = encoder_thresholds(out_of_fold[held_out_rows], encoded,
+                                                                   held_out_gold)
+    model.training["held_out_f1"]["dialogues"] = len(scoring)
+    model.training["encoder_seeds"] = list(seeds)
+    model.encoder_thresholds = thresholds
+    finals = [fine_tuned(whole_conversations, seed) for seed in seeds]
+    model.encoder = finals[0] if len(finals) == 1 else EncoderEnsemble(tuple(finals))
+    model.version += ".enc" if len(finals) == 1 else f".enc{len(finals)}"
+
+
+def encoder_thresholds(second_stage: np.ndarray, encoded: np.ndarray, gold: np.ndarray) -> tuple[dict, dict]:
+    """Each event's threshold on the average of the second stage's and the encoder's held-out
+    probabilities: the one with the best F1 on them. Also returns F1 there, the second stage
+    alone (at its own best threshold) and the average, for the training report."""
+    average = (second_stage + encoded) / 2
 
     def best_threshold(probabilities: np.ndarray, column: int) -> float:
-        return max(THRESHOLD_GRID, key=lambda t: _f1(held_out_gold[:, column], probabilities[:, column] >= t))
+        return max(THRESHOLD_GRID, key=lambda t: _f1(gold[:, column], probabilities[:, column] >= t))
 
-    model.encoder_thresholds = {event: best_threshold(average, c) for c, event in enumerate(EVENTS)}
-    model.training["held_out_f1"] = {
-        "dialogues": len(scoring), "utterances": int(len(held_out_gold)),
-        "second_stage": {event: round(_f1(held_out_gold[:, c], second_stage[:, c] >= best_threshold(second_stage, c)),
-                                      3) for c, event in enumerate(EVENTS)},
-        "average": {event: round(_f1(held_out_gold[:, c], average[:, c] >= model.encoder_thresholds[event]), 3)
+    thresholds = {event: best_threshold(average, c) for c, event in enumerate(EVENTS)}
+    report = {
+        "utterances": int(len(gold)),
+        "second_stage": {event: round(_f1(gold[:, c], second_stage[:, c] >= best_threshold(second_stage, c)), 3)
+                         for c, event in enumerate(EVENTS)},
+        "average": {event: round(_f1(gold[:, c], average[:, c] >= thresholds[event]), 3)
                     for c, event in enumerate(EVENTS)}}
-    fitting, targets, _ = data(whole_conversations)
-    model.encoder = fine_tune(base, MODEL_SHA256, fitting, targets, progress=progress)
-    model.version += ".enc"
+    return thresholds, report
 
 
 def _f1(gold: np.ndarray, predicted: np.ndarray) -> float:

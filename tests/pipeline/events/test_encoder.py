@@ -148,3 +148,28 @@ def test_the_encoders_name_follows_its_weights(encoder_factory):
     stored, other = encoder_factory(0), encoder_factory(1)
     assert stored.name.startswith("keynode-encoder-") and stored.name != other.name
     assert pickle.loads(pickle.dumps(stored)).name == stored.name
+
+
+def test_an_ensemble_averages_its_members_and_caches_the_average(monkeypatch, encoder_factory):
+    from pipeline.events.encoder import EncoderEnsemble
+
+    first, second = encoder_factory(0), encoder_factory(1)
+    ensemble = EncoderEnsemble((first, second))
+    texts, roles = ["一年三万八", "太贵了", "好吧"], ["rep", "customer", "customer"]
+    own = [first.probabilities(texts, roles), second.probabilities(texts, roles)]
+    assert np.abs(own[0] - own[1]).max() > 0.01  # the members disagree, so the mean is a real test
+    np.testing.assert_allclose(ensemble.probabilities(texts, roles), (own[0] + own[1]) / 2, atol=1e-6)
+    assert ensemble.context_keys(texts, roles) == first.context_keys(texts, roles)
+    assert ensemble.name.startswith("keynode-encoders-2-")
+    assert ensemble.name != EncoderEnsemble((second, first)).name != first.name
+    assert pickle.loads(pickle.dumps(ensemble)).name == ensemble.name
+
+    keys = ensemble.context_keys(texts, roles)
+    reading = []
+    real_forward = encoder_module.forward
+    monkeypatch.setattr(encoder_module, "forward", lambda base, tensors, inputs: reading.append(len(inputs))
+                        or real_forward(base, tensors, inputs))
+    _, computed = ensemble.cached_probabilities(texts, roles, None)
+    again, new = ensemble.cached_probabilities(texts, roles, {keys[0]: computed[keys[0]]})
+    assert reading == [3, 3, 2, 2] and list(new) == keys[1:]  # each member runs only what is missing
+    np.testing.assert_allclose(again, (own[0] + own[1]) / 2, atol=1e-6)

@@ -278,6 +278,24 @@ def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, 
                       if u.speaker_role == "customer" and average[i, EVENTS.index("price_objection")] >= threshold}
 
 
+def test_training_two_encoder_seeds_averages_them(corpus, sop, monkeypatch):
+    pytest.importorskip("torch")
+    import functools
+
+    from pipeline.events import encoder_training
+    from pipeline.events.encoder import EncoderEnsemble
+
+    seeds = []
+    real = functools.partial(encoder_training.fine_tune, max_steps=2)
+    monkeypatch.setattr(encoder_training, "fine_tune", lambda *a, **k: seeds.append(k["seed"]) or real(*a, **k))
+    small = [d for d in corpus if not is_dev(d.dialogue_id)][:10]
+    model = train(small, sop, use_embeddings=False, folds=2, encoder=True, encoder_seeds=2)
+    assert seeds == [0, 1, 0, 1]  # the fold's two encoders, then the final two
+    assert model.version.endswith(".enc2") and model.training["encoder_seeds"] == [0, 1]
+    assert isinstance(model.encoder, EncoderEnsemble) and len(model.encoder.members) == 2
+    assert model.encoder.members[0].name != model.encoder.members[1].name
+
+
 def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_factory, tmp_path):
     model = load(ROOT / "models" / "tagger-tfidf.pkl")
     assert model.without_encoder() is model
@@ -292,3 +310,23 @@ def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_fact
     path = save(with_encoder, tmp_path / "tagger.pkl")  # --tagger no-encoder:PATH
     assert load_tagger(str(path)).name == with_encoder.version
     assert load_tagger(f"no-encoder:{path}").name == model.version
+    with_encoder.version = model.version + ".enc2"  # an ensemble of two seeds
+    assert with_encoder.without_encoder().version == model.version
+
+
+def test_encoder_thresholds_are_the_best_on_the_held_out_average():
+    from pipeline.events.learned import encoder_thresholds
+
+    gold = np.zeros((6, len(EVENTS)), dtype=bool)
+    gold[[0, 1, 2], EVENTS.index("price_objection")] = True
+    second_stage = np.full(gold.shape, 0.2)
+    encoded = np.full(gold.shape, 0.2)
+    # Averages 0.9, 0.7, 0.5, 0.4, 0.2, 0.2: every threshold in (0.4, 0.5] keeps all three
+    # and nothing else, and the grid's first such is 0.45.
+    second_stage[:4, EVENTS.index("price_objection")] = [1.0, 0.9, 0.2, 0.6]
+    encoded[:4, EVENTS.index("price_objection")] = [0.8, 0.5, 0.8, 0.2]
+    thresholds, report = encoder_thresholds(second_stage, encoded, gold)
+    assert thresholds["price_objection"] == 0.45
+    assert report["average"]["price_objection"] == 1.0
+    assert report["second_stage"]["price_objection"] == 0.8  # at best (above 0.6): 2 of the 3, nothing wrong
+    assert report["utterances"] == 6
