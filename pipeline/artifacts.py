@@ -1,5 +1,6 @@
 """Model artifacts the project trains itself (the tagger, the customer-reaction model): one
-pickle with the fitted objects, the artifact format and the scikit-learn that wrote it.
+pickle with the fitted objects, the artifact format and the scikit-learn that wrote it,
+gzip-compressed (a quarter off the tagger: its vocabularies are text).
 
 A pickled scikit-learn model is only safe to load under the version that wrote it, so loading
 under another refuses with the command that retrains it. Writes are atomic: a crash never
@@ -8,7 +9,7 @@ leaves half an artifact where the pipeline loads it.
 
 from __future__ import annotations
 
-import io
+import gzip
 import pickle
 from pathlib import Path
 
@@ -22,15 +23,14 @@ def drop_pruned_vocabulary(*vectorizers) -> None:
 
 
 def save_artifact(model: object, path: str | Path, artifact_format: int) -> Path:
-    """Pickle ``model`` with its format and the scikit-learn version, atomically."""
+    """Pickle ``model`` with its format and the scikit-learn version, gzip it, write atomically."""
     import sklearn
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    pickle.dump({"format": artifact_format, "sklearn": sklearn.__version__, "model": model}, buffer)
+    payload = pickle.dumps({"format": artifact_format, "sklearn": sklearn.__version__, "model": model})
     temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(buffer.getvalue())
+    temporary.write_bytes(gzip.compress(payload, compresslevel=6))
     temporary.replace(path)
     return path
 
@@ -40,8 +40,10 @@ def load_artifact(path: str | Path, artifact_format: int, retrain: str, error: t
     scikit-learn with ``error`` naming the ``retrain`` command."""
     import sklearn
 
-    with open(path, "rb") as handle:
-        payload = pickle.load(handle)  # our own artifact, from the project's models/ folder
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":  # gzip's magic; artifacts written before compression are plain pickles
+        data = gzip.decompress(data)
+    payload = pickle.loads(data)  # our own artifact, from the project's models/ folder
     if payload.get("format") != artifact_format or payload.get("sklearn") != sklearn.__version__:
         raise error(f"{path} was written by format {payload.get('format')} / scikit-learn "
                     f"{payload.get('sklearn')}; this is {artifact_format} / {sklearn.__version__}: "

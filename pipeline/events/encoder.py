@@ -21,7 +21,7 @@ import hashlib
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -69,6 +69,20 @@ def dequantize_q4(blocks: np.ndarray, rows: int, columns: int) -> np.ndarray:
     low = (blocks["nibbles"] & 0x0F).astype(np.int8) - 8
     high = (blocks["nibbles"] >> 4).astype(np.int8) - 8
     return (np.concatenate([low, high], axis=1).astype(np.float32) * scale).reshape(rows, columns)
+
+
+def quantize_q4(matrix: np.ndarray) -> np.ndarray:
+    """float32 (rows × columns, columns a multiple of 32) → Q4_0 blocks that :func:`dequantize_q4`
+    reads back: per 32 weights a float16 scale (their largest magnitude / 7) and steps −7…7, so
+    every weight comes back within half a step of its group's scale."""
+    groups = np.asarray(matrix, dtype=np.float32).reshape(-1, 32)
+    scale = (np.abs(groups).max(axis=1) / 7.0).astype(np.float16)
+    steps = np.round(groups / np.maximum(scale.astype(np.float32), np.float32(1e-30))[:, None])
+    nibbles = (np.clip(steps, -7, 7) + 8).astype(np.uint8)
+    blocks = np.empty(len(groups), dtype=_Q4_BLOCK)
+    blocks["scale"] = scale
+    blocks["nibbles"] = nibbles[:, :16] | (nibbles[:, 16:] << 4)
+    return blocks
 
 
 class UnigramTokenizer:
@@ -329,11 +343,10 @@ class _CachedOutputs:
 
 @dataclass
 class FineTunedEncoder(_CachedOutputs):
-    """What the tagger artifact stores: the fine-tuned tensors as int8 differences from the
-    base (one float32 scale per output row), the small tensors in full, and the head."""
+    """What the tagger artifact stores: the fine-tuned matrices as 4-bit differences from the
+    base (Q4_0 blocks, a scale per 32 weights), the small tensors in full, and the head."""
 
     deltas: dict[str, np.ndarray]
-    delta_scales: dict[str, np.ndarray]
     small: dict[str, np.ndarray]
     head_weight: np.ndarray  # events × hidden
     head_bias: np.ndarray
@@ -344,39 +357,37 @@ class FineTunedEncoder(_CachedOutputs):
     @classmethod
     def from_tensors(cls, tuned: dict[str, np.ndarray], base: BaseModel, head_weight: np.ndarray,
                      head_bias: np.ndarray, base_sha256: str) -> FineTunedEncoder:
-        """Store ``tuned`` (engine names → float32) against ``base``: each matrix's change as
-        int8 per output row (the change is about a hundredth of the weights' range, so int8 of
-        the change keeps it far finer than the base's own 4-bit weights)."""
-        deltas, scales, small = {}, {}, {}
+        """Store ``tuned`` (engine names → float32) against ``base``: each matrix's change in
+        4 bits per weight. The change is about a hundredth of the weights' range, so its 4-bit
+        steps are far finer than the base's own 4-bit weights; on held-out dialogues the
+        outputs moved by 0.0002 on average from int8 storage of the change (docs/tagging.md)."""
+        deltas, small = {}, {}
         for name, tensor in tuned.items():
             if tensor.ndim == 2:
-                change = tensor - base.tensors[name]
-                scale = np.maximum(np.abs(change).max(axis=1), 1e-12) / 127.0
-                deltas[name] = np.round(change / scale[:, None]).astype(np.int8)
-                scales[name] = scale.astype(np.float32)
+                deltas[name] = quantize_q4(tensor - base.tensors[name])
             else:
                 small[name] = tensor.astype(np.float32)
-        return cls(deltas, scales, small, head_weight.astype(np.float32), head_bias.astype(np.float32), base_sha256)
+        return cls(deltas, small, head_weight.astype(np.float32), head_bias.astype(np.float32), base_sha256)
 
     def tensors(self, base: BaseModel) -> dict[str, np.ndarray]:
         """The fine-tuned tensors by engine name (built once)."""
         if self._tensors is None:
             rebuilt = dict(self.small)
             for name, delta in self.deltas.items():
-                rebuilt[name] = base.tensors[name] + delta.astype(np.float32) * self.delta_scales[name][:, None]
+                rebuilt[name] = base.tensors[name] + dequantize_q4(delta, *base.tensors[name].shape)
             self._tensors = rebuilt
         return self._tensors
 
     def __getstate__(self):
         return {**self.__dict__, "_tensors": None}
 
-    @property
+    @cached_property  # digests 12 MB: once per loaded artifact
     def name(self) -> str:
-        """Names these weights (a digest of the head and of every delta's scales, which any
-        retraining changes): the store keeps the encoder's outputs under it."""
+        """Names these weights (a digest of the head and of every stored difference): the store
+        keeps the encoder's outputs under it."""
         digest = hashlib.sha256(self.base_sha256.encode())
-        for array in (self.head_weight, self.head_bias, *(self.delta_scales[k] for k in sorted(self.delta_scales))):
-            digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+        for array in (self.head_weight, self.head_bias, *(self.deltas[k] for k in sorted(self.deltas))):
+            digest.update(np.ascontiguousarray(array).tobytes())
         return f"keynode-encoder-{digest.hexdigest()[:16]}"
 
     @property

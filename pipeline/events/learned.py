@@ -24,6 +24,7 @@ Traditional output tags the same.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -44,7 +45,7 @@ from pipeline.text import normalize
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_FORMAT = 3  # 3: the second stage is gradient-boosted trees (features v7)
+ARTIFACT_FORMAT = 4  # 4: the encoder's differences are 4-bit blocks (3: gradient-boosted second stage)
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
 FEATURES_VERSION = 7
@@ -210,7 +211,7 @@ class TrainedModel:
         its own thresholds (about three times faster; ``--tagger no-encoder``)."""
         if self.encoder is None:
             return self
-        return replace(self, version=re.sub(r"\.enc\d*$", "", self.version), encoder=None, encoder_thresholds=None)
+        return replace(self, version=re.sub(r"\.enc\d*(-[0-9a-f]+)?$", "", self.version), encoder=None, encoder_thresholds=None)
 
     @property
     def active_thresholds(self) -> dict:
@@ -452,7 +453,7 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
                                                                    whole_out_of_fold[:, column] >= t))
 
     text_vectorizer, context_vectorizer, scaler = _fit_vectorizers(features)
-    digest = hashlib.sha256("".join(d.dialogue_id for d in dialogues).encode()).hexdigest()[:8]
+    digest = training_digest(dialogues)
     kind = "e5" if use_embeddings else "tfidf"
     model = TrainedModel(
         version=f"learned.{kind}.f{FEATURES_VERSION}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
@@ -472,6 +473,15 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
         _attach_encoder(model, examples, features, gold, out_of_fold, _groups(features, sources), folds, progress,
                         seeds=tuple(range(encoder_seeds)))
     return model
+
+
+def training_digest(dialogues: Sequence[LabelledDialogue]) -> str:
+    """Eight hex digits of what a model learns from: ids, texts and labels (corrections
+    included), so a retraining on changed data the same day is a new version and
+    ``keynode retag`` re-tags with it (the stored fingerprint holds the version)."""
+    learned_from = [[d.dialogue_id, [u.text for u in d.conversation.utterances], [sorted(labels) for labels in d.labels]]
+                    for d in dialogues]
+    return hashlib.sha256(json.dumps(learned_from, ensure_ascii=False).encode()).hexdigest()[:8]
 
 
 def _attach_encoder(model: TrainedModel, examples: list[LabelledDialogue], features: list[_Features],
@@ -519,7 +529,8 @@ def _attach_encoder(model: TrainedModel, examples: list[LabelledDialogue], featu
     model.encoder_thresholds = thresholds
     finals = [fine_tuned(whole_conversations, seed) for seed in seeds]
     model.encoder = finals[0] if len(finals) == 1 else EncoderEnsemble(tuple(finals))
-    model.version += ".enc" if len(finals) == 1 else f".enc{len(finals)}"
+    # The encoder's own digest too: re-fine-tuning it alone (another seed) is another version.
+    model.version += f".enc{len(finals) if len(finals) > 1 else ''}-{model.encoder.name.rsplit('-', 1)[1][:8]}"
 
 
 def encoder_thresholds(second_stage: np.ndarray, encoded: np.ndarray, gold: np.ndarray) -> tuple[dict, dict]:

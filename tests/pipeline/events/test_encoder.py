@@ -63,9 +63,11 @@ def test_stored_weights_rebuild_the_fine_tuned_tensors_and_survive_pickling(pert
     head = np.random.default_rng(1).standard_normal((6, base.config.hidden)).astype(np.float32) * 0.1
     stored = FineTunedEncoder.from_tensors(tuned, base, head, np.zeros(6, dtype=np.float32), "sha")
     rebuilt = stored.tensors(base)
-    for name in ("l0.q.w", "l11.fo.w"):
-        step = np.abs(tuned[name] - base.tensors[name]).max(axis=1, keepdims=True) / 127
-        assert np.all(np.abs(rebuilt[name] - tuned[name]) <= step / 2 + 1e-7)
+    for name in ("l0.q.w", "l11.fo.w"):  # each weight within half a step of its group of 32
+        step = np.abs(tuned[name] - base.tensors[name]).reshape(-1, 32).max(axis=1, keepdims=True) / 7
+        error = np.abs(rebuilt[name] - tuned[name]).reshape(-1, 32)
+        assert np.all(error <= step * 0.501 + 1e-7) and error.max() > 0
+    assert stored.deltas["l0.fi.w"].nbytes == 1536 * 384 * 18 // 32  # 4.5 bits per weight
     np.testing.assert_array_equal(rebuilt["l3.aln.w"], tuned["l3.aln.w"])
     stored.probabilities(["太贵了"], ["customer"])
     copy = pickle.loads(pickle.dumps(stored))
@@ -73,6 +75,19 @@ def test_stored_weights_rebuild_the_fine_tuned_tensors_and_survive_pickling(pert
     texts, roles = ["一年三万八", "太贵了", "好吧"], ["rep", "customer", "customer"]
     np.testing.assert_allclose(copy.probabilities(texts, roles), stored.probabilities(texts, roles), atol=1e-6)
     assert stored.probabilities([], []).shape == (0, 6)
+
+
+def test_4_bit_blocks_read_back_as_the_engines_own_format():
+    from pipeline.events.encoder import dequantize_q4, quantize_q4
+
+    matrix = np.array([np.arange(-16, 16) / 100, np.linspace(-0.007, 0.007, 32)], dtype=np.float32)
+    blocks = quantize_q4(matrix)
+    scales = blocks["scale"].astype(np.float32)
+    np.testing.assert_allclose(scales, [0.16 / 7, 0.001], rtol=1e-3)  # the largest magnitude is step 7
+    back = dequantize_q4(blocks, 2, 32)
+    np.testing.assert_allclose(back, np.round(matrix / scales[:, None]) * scales[:, None], atol=1e-9)
+    assert np.abs(back - matrix).max() <= scales.max() / 2
+    assert quantize_q4(np.zeros((1, 32)))["nibbles"].tolist() == [[0x88] * 16]  # step 0 is nibble 8
 
 
 def test_numpy_inference_computes_what_the_torch_network_trained(perturbed):

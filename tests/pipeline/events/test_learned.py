@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import glob
+import gzip
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +92,7 @@ def test_artifact_round_trip_gives_the_same_predictions(corpus, sop, tmp_path):
     before_v6 = copy.copy(with_vectors)
     vars(before_v6).pop("neighbour_vector_weight")
     np.testing.assert_allclose(before_v6.matrix(embedded)[:, -3 * 384:].toarray(), vectors)
-    payload = pickle.loads(path.read_bytes())
+    payload = pickle.loads(gzip.decompress(path.read_bytes()))
     payload["sklearn"] = "0.0"
     path.write_bytes(pickle.dumps(payload))
     with pytest.raises(ValueError, match="retrain with `keynode train-tagger`"):
@@ -258,7 +260,7 @@ def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, 
     monkeypatch.setattr(encoder_training, "fine_tune", functools.partial(encoder_training.fine_tune, max_steps=2))
     small = [d for d in corpus if not is_dev(d.dialogue_id)][:10]
     model = train(small, sop, use_embeddings=False, folds=2, encoder=True)
-    assert model.version.endswith(".enc") and model.encoder is not None
+    assert model.version.endswith(f".enc-{model.encoder.name[-16:-8]}") and model.encoder is not None
     assert set(model.encoder_thresholds) == set(EVENTS) and set(model.encoder_thresholds.values()) <= set(THRESHOLD_GRID)
     held_out = model.training["held_out_f1"]
     assert 0 < held_out["dialogues"] < len(small) and set(held_out["average"]) == set(EVENTS)
@@ -291,7 +293,7 @@ def test_training_two_encoder_seeds_averages_them(corpus, sop, monkeypatch):
     small = [d for d in corpus if not is_dev(d.dialogue_id)][:10]
     model = train(small, sop, use_embeddings=False, folds=2, encoder=True, encoder_seeds=2)
     assert seeds == [0, 1, 0, 1]  # the fold's two encoders, then the final two
-    assert model.version.endswith(".enc2") and model.training["encoder_seeds"] == [0, 1]
+    assert re.search(r"\.enc2-[0-9a-f]{8}$", model.version) and model.training["encoder_seeds"] == [0, 1]
     assert isinstance(model.encoder, EncoderEnsemble) and len(model.encoder.members) == 2
     assert model.encoder.members[0].name != model.encoder.members[1].name
 
@@ -310,8 +312,9 @@ def test_a_model_without_its_encoder_is_the_second_stage_alone(sop, encoder_fact
     path = save(with_encoder, tmp_path / "tagger.pkl")  # --tagger no-encoder:PATH
     assert load_tagger(str(path)).name == with_encoder.version
     assert load_tagger(f"no-encoder:{path}").name == model.version
-    with_encoder.version = model.version + ".enc2"  # an ensemble of two seeds
-    assert with_encoder.without_encoder().version == model.version
+    for suffix in (".enc2", ".enc-d27808f0", ".enc2-0a1b2c3d"):  # older artifacts; the encoder's digest
+        with_encoder.version = model.version + suffix
+        assert with_encoder.without_encoder().version == model.version
 
 
 def test_encoder_thresholds_are_the_best_on_the_held_out_average():
@@ -330,3 +333,17 @@ def test_encoder_thresholds_are_the_best_on_the_held_out_average():
     assert report["average"]["price_objection"] == 1.0
     assert report["second_stage"]["price_objection"] == 0.8  # at best (above 0.6): 2 of the 3, nothing wrong
     assert report["utterances"] == 6
+
+
+def test_the_version_digest_follows_what_the_model_learned_from(corpus):
+    from dataclasses import replace
+
+    from pipeline.events.learned import training_digest
+
+    dialogues = [d for d in corpus if not is_dev(d.dialogue_id)][:3]
+    digest = training_digest(dialogues)
+    assert re.fullmatch(r"[0-9a-f]{8}", digest) and training_digest(list(dialogues)) == digest
+    corrected = replace(dialogues[1], labels=(frozenset({"price_objection"}), *dialogues[1].labels[1:]))
+    assert corrected.labels != dialogues[1].labels  # a correction of one label, same ids and texts
+    assert training_digest([dialogues[0], corrected, dialogues[2]]) != digest
+    assert training_digest(dialogues[:2]) != digest

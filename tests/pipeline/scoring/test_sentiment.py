@@ -3,6 +3,7 @@ wrong, the artifact round trip, and how the scorer reads it."""
 
 from __future__ import annotations
 
+import gzip
 import pickle
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_artifact_round_trip_and_refusals(model, tmp_path):
     again = sentiment.load_sentiment(path)
     assert again.version == model.version
     np.testing.assert_allclose(again.polarity(["太贵了"]), model.polarity(["太贵了"]))
-    payload = pickle.loads(path.read_bytes())
+    payload = pickle.loads(gzip.decompress(path.read_bytes()))
     payload["sklearn"] = "0.0"
     path.write_bytes(pickle.dumps(payload))
     with pytest.raises(sentiment.SentimentModelError, match="retrain with `keynode train-sentiment`"):
