@@ -15,6 +15,11 @@ from functools import lru_cache
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # WeChat renders stickers and media as bracketed codes: [微笑], [图片], [Smile].
 _CHAT_CODE = re.compile(r"\[[^\[\]\s]{1,6}\]")
+#: Codes that stand for an attachment, not for how the writer feels: dropped even where the
+#: stickers are kept (lower-case: they are matched after folding).
+MEDIA_CODES = frozenset({"图片", "文件", "位置", "链接", "语音", "视频", "表情", "动画表情", "红包", "转账", "名片",
+                         "小程序", "image", "photo", "picture", "link", "file", "video", "voice", "location",
+                         "sticker", "emoji"})
 
 
 def has_cjk(text: str) -> bool:
@@ -22,10 +27,11 @@ def has_cjk(text: str) -> bool:
     return bool(_CJK.search(text))
 
 
-def normalize(text: str) -> str:
-    """Fold full-width forms (NFKC), lower-case, drop chat codes and squeeze white space."""
+def normalize(text: str, stickers: bool = False) -> str:
+    """Fold full-width forms (NFKC), lower-case, drop chat codes and squeeze white space; with
+    ``stickers``, keep the sticker codes ([捂脸], [流泪]) and drop only :data:`MEDIA_CODES`."""
     folded = unicodedata.normalize("NFKC", text).lower()
-    folded = _CHAT_CODE.sub(" ", folded)
+    folded = _CHAT_CODE.sub(lambda code: code[0] if stickers and code[0][1:-1] not in MEDIA_CODES else " ", folded)
     return re.sub(r"\s+", " ", folded).strip()
 
 

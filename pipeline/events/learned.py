@@ -48,17 +48,22 @@ log = logging.getLogger(__name__)
 ARTIFACT_FORMAT = 4  # 4: the encoder's differences are 4-bit blocks (3: gradient-boosted second stage)
 #: Bumped whenever the features change: part of every model's version, so stored events say
 #: which feature set produced them (the artifact's training data hash alone does not).
-FEATURES_VERSION = 7
+FEATURES_VERSION = 8  # 8: sticker codes kept in what the models read
 #: The kinds of model output the store keeps (:attr:`LearnedTagger.output_caches`).
 VECTORS, ENCODER = "vectors", "encoder"
 THRESHOLD_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 … 0.90
 
 
-def model_text(text: str) -> str:
-    """What the model reads: Simplified characters, normalised (see :func:`pipeline.text.normalize`)."""
+def model_text(text: str, stickers: bool = False) -> str:
+    """What a model reads: Simplified characters, normalised (see :func:`pipeline.text.normalize`).
+
+    ``stickers`` keeps WeChat's sticker codes: on a quoted figure, "[捂脸]" or "[流泪]" is the
+    evaluation that makes it an objection (docs/labelling.md), and without them "2650[捂脸]" read
+    as the bare echo "2650", which is not one. Models trained before features version 8 read
+    the text without them."""
     from pipeline.transcribe.segments import to_simplified
 
-    return normalize(to_simplified(text))
+    return normalize(to_simplified(text), stickers)
 
 
 # Money talk, in general terms rather than the SOP's objection cues: indirect objections are
@@ -96,12 +101,11 @@ def _money_talk(texts: list[str], roles: list[str]) -> list[list[float]]:
     return rows
 
 
-def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]]) -> np.ndarray:
+def _dense(conversation: Conversation, sop: Sop, rule_hits: list[set[str]], texts: list[str]) -> np.ndarray:
     from pipeline.scoring.metrics import is_question
 
     count = len(conversation.utterances)
     nodes = [sop.node(event) if event in sop.node_ids else None for event in EVENTS]
-    texts = [model_text(u.text) for u in conversation.utterances]
     money = _money_talk(texts, [u.speaker_role for u in conversation.utterances])
     rows = []
     for i, utterance in enumerate(conversation.utterances):
@@ -157,8 +161,9 @@ def rep_turns_around(roles: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _features(conversation: Conversation, sop: Sop, use_embeddings: bool,
-              cache: Mapping[str, np.ndarray] | None, rule_events: tuple[KeyEvent, ...] | None = None) -> _Features:
-    texts = [model_text(u.text) for u in conversation.utterances]
+              cache: Mapping[str, np.ndarray] | None, rule_events: tuple[KeyEvent, ...] | None = None,
+              stickers: bool = True) -> _Features:
+    texts = [model_text(u.text, stickers) for u in conversation.utterances]
     rule_hits = [set() for _ in texts]
     if rule_events is None:
         rule_events = RuleTagger().tag(conversation, sop)
@@ -175,7 +180,7 @@ def _features(conversation: Conversation, sop: Sop, use_embeddings: bool,
         vectors = np.hstack([own, previous, following])
     roles = [u.speaker_role for u in conversation.utterances]
     before, after = rep_turns_around(roles)
-    return _Features(texts, _dense(conversation, sop, rule_hits), vectors, new_vectors, before, after, roles)
+    return _Features(texts, _dense(conversation, sop, rule_hits, texts), vectors, new_vectors, before, after, roles)
 
 
 @dataclass
@@ -197,6 +202,9 @@ class TrainedModel:
     #: Whether the model reads the rep's turns around a customer's (features version 5 on;
     #: artifacts from before lack the attribute and read False from the class).
     rep_turns: bool = False
+    #: Whether the model reads WeChat's sticker codes (:func:`model_text`; features version 8 on,
+    #: older artifacts read False from the class).
+    stickers: bool = False
     #: Weight of the neighbours' e5 vectors beside the utterance's own (features version 6 on;
     #: older artifacts read 1.0 from the class, the weight they were trained with).
     neighbour_vector_weight: float = 1.0
@@ -458,7 +466,8 @@ def train(dialogues: list[LabelledDialogue], sop: Sop, use_embeddings: bool = Tr
     model = TrainedModel(
         version=f"learned.{kind}.f{FEATURES_VERSION}.{datetime.now():%Y%m%d}.{digest}", use_embeddings=use_embeddings,
         text_vectorizer=text_vectorizer, context_vectorizer=context_vectorizer, dense_scaler=scaler,
-        classifiers={}, thresholds=thresholds, rep_turns=True, neighbour_vector_weight=NEIGHBOUR_VECTOR_WEIGHT,
+        classifiers={}, thresholds=thresholds, rep_turns=True, stickers=True,
+        neighbour_vector_weight=NEIGHBOUR_VECTOR_WEIGHT,
         training={"dialogues": len(dialogues), "utterances": int(whole_gold.shape[0]),
                   "excerpts": len(examples) - len(dialogues), "sop_version": sop.version,
                   "positives": {event: int(whole_gold[:, c].sum()) for c, event in enumerate(EVENTS)},
@@ -621,7 +630,7 @@ class LearnedTagger:
         """The keys of what the tagger computes for a conversation, by kind (as :attr:`output_caches`)."""
         from pipeline.events.embeddings import text_key
 
-        texts = [model_text(u.text) for u in conversation.utterances]
+        texts = [model_text(u.text, self.model.stickers) for u in conversation.utterances]
         keys = {VECTORS: [text_key(text) for text in texts]} if self.model.use_embeddings else {}
         if self.model.encoder is not None:
             keys[ENCODER] = self.model.encoder.context_keys(texts, [u.speaker_role for u in conversation.utterances])
@@ -651,7 +660,8 @@ class LearnedTagger:
         ``rule_events``: the SOP rules' events for the conversation, if already found."""
         if not conversation.utterances:
             return np.zeros((0, len(EVENTS)))
-        features = _features(conversation, sop, self.model.use_embeddings, self.embedding_cache, rule_events)
+        features = _features(conversation, sop, self.model.use_embeddings, self.embedding_cache, rule_events,
+                             self.model.stickers)
         self._keep(VECTORS, features.new_vectors)
         first_stage = _predict(self.model.matrix(features), self._first_stage)
         second_stage = self._second_stage.predict_proba(sequence_features(first_stage, features))

@@ -20,6 +20,16 @@ def test_normalize(raw, normalized):
     assert normalize(raw) == normalized
 
 
+@pytest.mark.parametrize("raw, normalized", [
+    ("2650[捂脸]", "2650[捂脸]"),  # the sticker is the evaluation of the figure
+    ("9360[裂开] [图片]", "9360[裂开]"),  # an attachment says nothing about the price
+    ("Sounds good [Smile] see you [Photo]", "sounds good [smile] see you"),
+    ("收到[文件][OK]", "收到 [ok]"),
+])
+def test_normalize_keeping_stickers_drops_only_media(raw, normalized):
+    assert normalize(raw, stickers=True) == normalized
+
+
 @pytest.mark.parametrize("cue, text, found", [
     ("hi", "hi sarah", True),
     ("hi", "oh, hi!", True),

@@ -261,6 +261,7 @@ def test_training_with_the_encoder_stores_it_and_thresholds_its_average(corpus, 
     small = [d for d in corpus if not is_dev(d.dialogue_id)][:10]
     model = train(small, sop, use_embeddings=False, folds=2, encoder=True)
     assert model.version.endswith(f".enc-{model.encoder.name[-16:-8]}") and model.encoder is not None
+    assert model.stickers and ".f8." in model.version
     assert set(model.encoder_thresholds) == set(EVENTS) and set(model.encoder_thresholds.values()) <= set(THRESHOLD_GRID)
     held_out = model.training["held_out_f1"]
     assert 0 < held_out["dialogues"] < len(small) and set(held_out["average"]) == set(EVENTS)
@@ -347,3 +348,30 @@ def test_the_version_digest_follows_what_the_model_learned_from(corpus):
     assert corrected.labels != dialogues[1].labels  # a correction of one label, same ids and texts
     assert training_digest([dialogues[0], corrected, dialogues[2]]) != digest
     assert training_digest(dialogues[:2]) != digest
+
+
+def test_models_from_features_v8_read_sticker_codes_and_older_ones_do_not(sop):
+    from dataclasses import replace
+
+    from pipeline.events.learned import _money_talk, model_text
+    from pipeline.models import Conversation, ConversationMeta, Utterance
+
+    assert model_text("2650[捂脸]") == "2650" and model_text("2650[捂脸][图片]", stickers=True) == "2650[捂脸]"
+    older = load(ROOT / "models" / "tagger-tfidf.pkl")  # trained with features v7
+    assert not older.stickers
+
+    def quote_and(reply: str) -> Conversation:
+        turns = [("rep", "一共9360"), ("customer", reply), ("rep", "这个价含安装")]
+        return Conversation("s", "test", None, "test", ConversationMeta(language="zh"),
+                            tuple(Utterance(i, role, role, text) for i, (role, text) in enumerate(turns)))
+
+    sticker, bare = quote_and("9360[捂脸]"), quote_and("9360")
+    # The older model reads the sticker reply as the bare echo; v8 reads the sticker too.
+    assert _features(sticker, sop, False, None, stickers=False).texts[1] == "9360"
+    assert _features(sticker, sop, False, None).texts[1] == "9360[捂脸]"
+    assert _features(bare, sop, False, None).texts[1] == "9360"
+    tone = 3  # _money_talk's columns: amount, money words, comparisons, tone, …
+    assert [row[tone] for row in _money_talk(["9360", "9360[捂脸]"], ["customer", "customer"])] == [False, True]
+    embedding = replace(older, use_embeddings=True)  # keys only: nothing is embedded here
+    keys = [LearnedTagger(model).cache_keys(sticker)["vectors"] for model in (embedding, replace(embedding, stickers=True))]
+    assert keys[0][0] == keys[1][0] and keys[0][1] != keys[1][1]  # a sticker reply's vector is a new one
