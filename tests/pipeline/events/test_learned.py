@@ -103,7 +103,7 @@ def test_the_default_model_beats_the_rules_on_dev(corpus, sop):
     dev = [d for d in corpus if is_dev(d.dialogue_id)]
     learned = evaluate(load_tagger(str(ROOT / "models" / "tagger.pkl")), dev, sop)
     rules = evaluate(RuleTagger(), dev, sop)
-    # Measured 2026-12-03: 0.914 learned vs 0.430 rules (docs/tagging.md); bound 0.85 = issue #4's target.
+    # Measured 2026-12-04: 0.924 learned vs 0.430 rules (docs/tagging.md); bound 0.85 = issue #4's target.
     assert learned["macro_f1"] >= 0.85 > rules["macro_f1"]
 
 
